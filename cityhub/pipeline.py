@@ -1,0 +1,154 @@
+"""The pipeline's steps, as plain functions over a run context.
+
+The CLI (`cityhub run`, `cityhub demo`) and the Airflow DAGs call these same functions; steps meet
+in the lake, so nothing large passes between them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from datetime import datetime, timezone
+from typing import Any, Callable, Iterable
+
+from .context import RunContext
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class PipelineError(RuntimeError):
+    """A step failed; the message says which and why. What is published stays as it was."""
+
+
+def _noop(_: str) -> None:
+    return None
+
+
+def as_plain(value: Any) -> Any:
+    """Turn step results (dataclasses, paths, dates) into JSON-ready values for reports."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: as_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): as_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [as_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def extract_step(ctx: RunContext, source: str, batch_id: str | None = None, progress: Progress = _noop) -> dict:
+    """Land one source's new records in the raw layer; raises SourceUnavailableError if it is down."""
+    from connectors.extract import extract_source
+
+    definition = ctx.source(source)
+    batch = batch_id or ctx.run_id
+    progress(f"extracting {source} (batch {batch})")
+    result = extract_source(definition, ctx.lake, ctx.state_dir, batch, progress=lambda stream, rows: progress(f"{source}.{stream}: {rows} rows"))
+    return as_plain(result)
+
+
+def standardise_step(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Standardise every source's current records into canonical persons, facts and quarantine."""
+    from transforms.spark import get_spark
+    from transforms.standardise.run import standardise_sources
+
+    progress("standardising")
+    return as_plain(standardise_sources(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id))
+
+
+def resolve_step(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Link standardised records into residents and build golden records and fact tables."""
+    from transforms.resolve.run import resolve_residents
+    from transforms.spark import get_spark
+
+    progress("resolving residents")
+    return as_plain(resolve_residents(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id, ctx.settings.hub_secret))
+
+
+def fact_columns_by_source(ctx: RunContext) -> dict[str, list[str]]:
+    """Fact column names per source, the union over its streams, in declaration order."""
+    columns: dict[str, list[str]] = {}
+    for definition in ctx.sources or []:
+        names: list[str] = []
+        for stream in definition.streams:
+            names.extend(name for name in stream.facts if name not in names)
+        columns[definition.name] = names
+    return columns
+
+
+def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Publish the run's resolved tables to the shared layer in one transaction."""
+    from .publish import publish_run
+    from .sharedlayer import upgrade
+
+    progress("publishing to the shared layer")
+    upgrade(ctx.settings.shared_layer_url)
+    return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, fact_columns_by_source(ctx)))
+
+
+def reconciliation(standardised: dict) -> list[dict]:
+    """Per-stream rows of `current = standardised + quarantined`, each with an `ok` flag."""
+    rows = []
+    for entry in standardised.get("streams", []):
+        current = entry.get("current", 0)
+        accounted = entry.get("standardised", 0) + entry.get("quarantined", 0)
+        rows.append({**entry, "ok": current == accounted})
+    return rows
+
+
+def standardise_and_reconcile(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Standardise, then fail if any stream's rows do not reconcile (current = standardised + quarantined)."""
+    result = standardise_step(ctx, progress)
+    rows = reconciliation(result)
+    broken = [row for row in rows if not row["ok"]]
+    if broken:
+        raise PipelineError(f"counts do not reconcile for {[(r['source'], r['stream']) for r in broken]}: {broken}")
+    return {"standardise": result, "reconciliation": rows}
+
+
+def write_report(ctx: RunContext, report: dict) -> None:
+    """Write the run report as JSON into the run's folder."""
+    (ctx.run_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress: Progress = _noop) -> dict:
+    """Extract the chosen sources (all by default), then standardise, resolve and publish.
+
+    A source that is down fails on its own: the others still land and the run publishes from what
+    the lake holds (the failed source's earlier batches included). A failing later step stops the
+    run before publishing, so the shared layer keeps its previous version.
+    """
+    from connectors.errors import SourceUnavailableError
+
+    from .sharedlayer import record_run_end, record_run_start, upgrade
+
+    url = ctx.settings.shared_layer_url
+    upgrade(url)
+    report: dict[str, Any] = {"run_id": ctx.run_id, "started_at": datetime.now(timezone.utc).isoformat(), "sources": {}}
+    record_run_start(url, ctx.run_id)
+    try:
+        for name in sources or [d.name for d in ctx.sources or []]:
+            try:
+                report["sources"][name] = {"status": "ok", **extract_step(ctx, name, progress=progress)}
+            except SourceUnavailableError as exc:
+                log.error("source %s failed: %s", name, exc)
+                progress(f"[red]source {name} failed[/red]: {exc}")
+                report["sources"][name] = {"status": "failed", "error": str(exc)}
+        report.update(standardise_and_reconcile(ctx, progress))
+        report["resolve"] = resolve_step(ctx, progress)
+        report["publish"] = publish_step(ctx, progress)
+        failed = [name for name, entry in report["sources"].items() if entry["status"] != "ok"]
+        report["status"] = "partial" if failed else "success"
+    except Exception as exc:
+        report["status"] = "failed"
+        report["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        report["finished_at"] = datetime.now(timezone.utc).isoformat()
+        write_report(ctx, report)
+        record_run_end(url, ctx.run_id, report["status"], report)
+    return report

@@ -1,0 +1,67 @@
+"""Standardise, resolve and publish whenever any source has landed a new raw batch.
+
+Wiring only: each task calls the `cityhub.pipeline` step the CLI uses; the steps meet in the lake.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import Asset, AssetAny, dag, task
+
+from cityhub.orchestration import PUBLISHED_ASSET_URI, raw_asset_uri, source_names
+
+DOC = """
+### cityhub resolve and publish
+
+Runs when any `cityhub://raw/<source>` Asset is updated. Standardises every source's current records
+(checking `current = standardised + quarantined` per stream), links them into residents with golden
+records, and publishes the shared layer in one transaction: if anything fails, the previous
+published version stays live. Updates `cityhub://published/resident` for subscribers.
+"""
+
+
+def _context(airflow_context):
+    from cityhub.config import load_settings
+    from cityhub.context import RunContext
+    from cityhub.orchestration import run_id_from_airflow
+
+    return RunContext(load_settings(), run_id=run_id_from_airflow(airflow_context["run_id"]))
+
+
+@dag(
+    dag_id="cityhub_resolve_publish",
+    schedule=AssetAny(*(Asset(raw_asset_uri(source)) for source in source_names())),
+    start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
+    catchup=False,
+    tags=["cityhub", "resolve", "publish"],
+    default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
+    doc_md=DOC,
+    max_active_runs=1,
+)
+def cityhub_resolve_publish():
+    @task
+    def standardise(**context) -> dict:
+        from cityhub.pipeline import standardise_and_reconcile
+
+        return {"streams": len(standardise_and_reconcile(_context(context))["reconciliation"])}
+
+    @task
+    def resolve(**context) -> dict:
+        from cityhub.pipeline import resolve_step
+
+        result = resolve_step(_context(context))
+        return {"residents": result.get("residents")}
+
+    @task(outlets=[Asset(PUBLISHED_ASSET_URI)])
+    def publish(**context) -> dict:
+        from cityhub.pipeline import publish_step
+
+        result = publish_step(_context(context))
+        return {"versions": result.get("versions")}
+
+    standardise() >> resolve() >> publish()
+
+
+cityhub_resolve_publish()
