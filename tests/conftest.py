@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# Airflow reads its configuration once, at first import: point it at a throwaway home (SQLite
+# metadata DB, the project's DAG folder) before any test imports it.
+REPO = Path(__file__).resolve().parent.parent
+os.environ.setdefault("AIRFLOW_HOME", tempfile.mkdtemp(prefix="cityhub-airflow-"))
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(REPO / "dags"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+# One small Spark driver for the whole run, whichever test builds the session first.
+os.environ.setdefault("CITYHUB_SPARK_DRIVER_MEMORY", "2g")
+os.environ.setdefault("CITYHUB_SPARK_SHUFFLE_PARTITIONS", "1")
 
 TEST_DATABASE_URL = os.environ.get("CITYHUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SMALL_CITY_RESIDENTS = 400
