@@ -209,6 +209,18 @@ def simulate_advance(city: Path = typer.Option(..., help="A generated city folde
     console.print_json(data=advance_city(city, days=days))
 
 
+@simulate_app.command("load-public-security")
+def simulate_load_public_security(
+    city: Path = typer.Option(..., help="A generated city folder."),
+    url: str = typer.Option(..., help="SQLAlchemy URL of the PostgreSQL or MariaDB database to load."),
+) -> None:
+    """Load the public security bureau's tables into a PostgreSQL or MariaDB database."""
+    from simulators.city import load_public_security
+
+    load_public_security(city, url)
+    console.print(f"public security tables loaded into {url.split('@')[-1]}")
+
+
 @simulate_app.command("serve")
 def simulate_serve(
     system: str = typer.Argument(..., help="civil_affairs or health"),
