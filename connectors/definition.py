@@ -139,6 +139,7 @@ class Paginator(_Model):
     type: Literal["none", "page", "offset", "next_link"] = "page"
     page_param: str = "page"
     size_param: str = "size"
+    offset_param: str = "offset"  # offset: the parameter carrying the offset (size_param carries the limit)
     page_size: int = Field(default=500, gt=0)
     start_page: int = 1
     next_link_path: str = "next"  # next_link: dotted path to the next URL, `link[relation=next].url` style supported

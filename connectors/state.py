@@ -1,0 +1,119 @@
+"""Watermark state: one JSON file per source with a bookmark per stream and a record per batch.
+
+`<home>/state/<source>.json`:
+
+    {"source": "civil_affairs",
+     "streams": {"assistance": {
+         "bookmark": "2024-05-01T08:00:00",                 # latest committed
+         "batches": {"20240501": {"from": null, "to": "2024-05-01T08:00:00",
+                                  "rows": 120, "files": [], "committed_at": "..."}}}}}
+
+A batch re-run with the same batch id starts again from that batch's `from`, so it lands the same
+records (and more, if the source has moved on) and overwrites its raw folder; a new batch starts
+from the latest committed bookmark. Bookmarks are strings for SQL and REST streams (the largest
+replication value seen) and `{file name: sha256}` maps for file streams (the files processed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+# Re-running a batch needs its starting bookmark; older batch records are pruned to bound the file.
+KEEP_BATCHES = 100
+
+Bookmark = str | dict[str, str] | None
+
+
+@dataclass
+class BatchRecord:
+    """What one batch of one stream read: bookmarks before and after, rows landed, files read."""
+
+    bookmark_from: Bookmark
+    bookmark_to: Bookmark
+    rows: int
+    files: list[str] = field(default_factory=list)
+    committed_at: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"from": self.bookmark_from, "to": self.bookmark_to, "rows": self.rows, "files": self.files, "committed_at": self.committed_at}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "BatchRecord":
+        return cls(data.get("from"), data.get("to"), int(data.get("rows", 0)), list(data.get("files", [])), data.get("committed_at", ""))
+
+
+class SourceState:
+    """The watermark state of one source, read from and written to `<state_dir>/<source>.json`."""
+
+    def __init__(self, state_dir: Path, source: str) -> None:
+        self.path = Path(state_dir) / f"{source}.json"
+        self.source = source
+        self._data = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        if not self.path.exists():
+            return {"source": self.source, "streams": {}}
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{self.path}: watermark state is not valid JSON ({exc}); restore it or delete it to re-extract everything") from None
+        data.setdefault("streams", {})
+        return data
+
+    def _stream(self, stream: str) -> dict[str, Any]:
+        return self._data["streams"].get(stream, {})
+
+    def bookmark(self, stream: str) -> Bookmark:
+        """The latest committed bookmark of a stream (None before its first batch)."""
+        return self._stream(stream).get("bookmark")
+
+    def batch(self, stream: str, batch_id: str) -> BatchRecord | None:
+        """The committed record of one batch of a stream, if that batch ran before."""
+        data = self._stream(stream).get("batches", {}).get(batch_id)
+        return BatchRecord.from_json(data) if data is not None else None
+
+    def starting_bookmark(self, stream: str, batch_id: str) -> Bookmark:
+        """Where a batch starts: its own earlier start when re-run, else the latest committed bookmark."""
+        earlier = self.batch(stream, batch_id)
+        return earlier.bookmark_from if earlier is not None else self.bookmark(stream)
+
+    def record(self, stream: str, batch_id: str, batch: BatchRecord) -> None:
+        """Note a finished batch in memory; `commit()` writes it."""
+        entry = self._data["streams"].setdefault(stream, {"bookmark": None, "batches": {}})
+        batch.committed_at = batch.committed_at or datetime.now(timezone.utc).isoformat()
+        batches = entry.setdefault("batches", {})
+        batches.pop(batch_id, None)  # re-insert so that dict order is commit order
+        batches[batch_id] = batch.to_json()
+        while len(batches) > KEEP_BATCHES:
+            batches.pop(next(iter(batches)))
+        entry["bookmark"] = batch.bookmark_to
+
+    def commit(self) -> None:
+        """Write the state atomically: a crash leaves the old file or the new one, never half of one."""
+        self._data["updated_at"] = datetime.now(timezone.utc).isoformat()
+        write_json_atomically(self.path, self._data)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A copy of the whole state (for status reports)."""
+        return json.loads(json.dumps(self._data))
+
+
+def write_json_atomically(path: Path, data: Any) -> None:
+    """Write JSON to a temp file in the same folder, fsync it, then os.replace it over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=2, sort_keys=False)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
