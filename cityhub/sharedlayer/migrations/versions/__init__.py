@@ -1,0 +1,1 @@
+"""Alembic revision files of the shared layer."""
