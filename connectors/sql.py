@@ -103,7 +103,8 @@ class SqlStreamRead(StreamRead):
             replication = sa.column(stream.replication_key)
             order.insert(0, replication)
             if self.bookmark_before is not None:
-                query = query.where(replication >= sa.bindparam("bookmark", self.bookmark_before))
+                # untyped, so no `::VARCHAR` cast: the database compares the text with its own column type
+                query = query.where(replication >= sa.bindparam("bookmark", self.bookmark_before, type_=sa.types.NullType()))
         return query.order_by(*order)
 
     def chunks(self) -> Iterator[list[Record]]:
