@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import shutil
 from dataclasses import asdict
@@ -15,24 +14,11 @@ from simulators.departments.common import RenderContext, Truth
 from simulators.events import World, build_world
 from simulators.noise import noise_profile
 from simulators.population import TODAY
+from simulators.storage import read_jsonl, read_manifest, write_jsonl, write_manifest  # noqa: F401 - re-exported
 from simulators.truth import collect_cases, write_truth
 
 OUTPUTS = ("public_security.db", "civil_affairs", "health", "housing_drop", "truth", "city.json")
 HOUSING_DROP_DAYS = 3
-
-
-def write_jsonl(path: Path, records: list[dict]) -> None:
-    """One JSON object per line, UTF-8, Chinese as is."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="\n") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    """The records of a JSON-lines file."""
-    with path.open(encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
 
 
 def clear_outputs(out_dir: Path) -> None:
@@ -98,16 +84,6 @@ def generate_city(out_dir: Path, residents: int = 20000, seed: int = 42, noise: 
     return manifest
 
 
-def write_manifest(out_dir: Path, manifest: dict) -> None:
-    """city.json."""
-    (Path(out_dir) / "city.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-
-
-def read_manifest(city_dir: Path) -> dict:
-    """The manifest of a generated city."""
-    return json.loads((Path(city_dir) / "city.json").read_text(encoding="utf-8"))
-
-
 def load_public_security(city_dir: Path, url: str) -> str:
     """Copy the hukou register of a generated city into the database at `url` (PostgreSQL, MariaDB...); return the url."""
     source = sa.create_engine(f"sqlite:///{Path(city_dir).resolve() / 'public_security.db'}")
@@ -119,3 +95,10 @@ def load_public_security(city_dir: Path, url: str) -> str:
         source.dispose()
         target.dispose()
     return url
+
+
+def advance_city(city_dir: Path, days: int = 1, seed: int | None = None) -> dict:
+    """Simulate the next `days` days (new and updated records with later update times); return the manifest."""
+    from simulators.advance import advance_city as advance
+
+    return advance(city_dir, days, seed)

@@ -55,6 +55,7 @@ class Rental:
     address: str
     filing_date: date
     expiry_date: date
+    record_id: str | None = None  # set for filings made while advancing the city
 
 
 @dataclass

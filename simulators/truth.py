@@ -118,3 +118,19 @@ def collect_cases(world: World, truth: Truth) -> dict[str, list[dict]]:
     for person_id, first, duplicate in truth.duplicates:
         cases["duplicate_records"].append({"person_ids": [person_id], "record_keys": [first, duplicate]})
     return cases
+
+
+def person_from_row(row: dict) -> Person:
+    """A Person back from its persons.csv row."""
+    from datetime import date
+
+    values: dict = {}
+    for column in PERSON_COLUMNS:
+        text = row.get(column, "")
+        if column in ("is_migrant", "hukou_registered", "death_in_hukou"):
+            values[column] = text == "true"
+        elif column in ("birth_date", "death_date", "moved_in_date"):
+            values[column] = date.fromisoformat(text) if text else None
+        else:
+            values[column] = text or None
+    return Person(**values)

@@ -71,7 +71,7 @@ def render_rental(world: World, ctx: RenderContext, rows: HousingRows, first_dro
     noiser = ctx.noiser(excel=True)
     for item in world.rentals:
         person = world.persons[item.person_id]
-        record_id = f"ZL{person.current_admin_code}{item.filing_date.year}{item.filing_no:05d}"
+        record_id = item.record_id or f"ZL{person.current_admin_code}{item.filing_date.year}{item.filing_no:05d}"
         key = ctx.truth.record(SOURCE, "rental", record_id, person.person_id)
         ctx.truth.remember("rental", item.filing_no, key)
         updated = ctx.updated_at(not_before=item.filing_date)
