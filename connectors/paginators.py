@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from typing import Any
-from urllib.parse import urlencode, urljoin
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 from connectors.base import dotted_get
 from connectors.definition import Paginator as PaginatorConfig
@@ -164,7 +164,8 @@ def _last_page(records: list[Any], page_size: int, body: Any, records_seen: int)
 
 
 def _request_key(request: Request) -> str:
+    """One spelling per request: query parameters from the URL and the params dict, decoded and sorted."""
     url, params = request
-    if not params:
-        return url
-    return f"{url}{'&' if '?' in url else '?'}{urlencode(sorted(params.items()))}"
+    parts = urlsplit(url)
+    query = sorted([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
