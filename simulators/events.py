@@ -92,7 +92,8 @@ def random_day(rng: random.Random, start: date, end: date) -> date:
 
 def plant_deaths(world: World, rng: random.Random) -> None:
     """About 0.8% died in the last year, mostly the old; some deaths never reached the hukou register."""
-    candidates = [p for p in world.persons.values() if p.age_on() >= 45]
+    keep = set(world.planted.get("lone_elders", []))
+    candidates = [p for p in world.persons.values() if p.age_on() >= 45 and p.person_id not in keep]
     weights = [max(1, p.age_on() - 55) ** 2 for p in candidates]
     target = at_least(len(world.persons) * 0.008, 6)
     chosen: dict[str, Person] = {}
@@ -181,6 +182,11 @@ def plant_assistance(world: World, rng: random.Random) -> None:
             add(person, "特困", random_day(rng, date(2018, 1, 1), world.today - timedelta(days=60)), "1620.00")
     # Benefits still paid after death: the payment was never stopped.
     stopped_after_death = [c for c in world.assistance if world.persons[c.person_id].death_date and c.status == "停保"]
+    if len(stopped_after_death) < 2:  # a small city may have no deceased recipient yet: enrol some before death
+        helped = {c.person_id for c in world.assistance}
+        for person_id in [pid for pid in world.deaths if pid not in helped and not world.persons[pid].is_migrant][: 2 - len(stopped_after_death)]:
+            person = world.persons[person_id]
+            stopped_after_death.append(add(person, "低保", random_day(rng, date(2018, 1, 1), person.death_date - timedelta(days=30)), "1245.00"))
     keep_paying = rng.sample(stopped_after_death, min(len(stopped_after_death), at_least(len(stopped_after_death) * 0.3, 2)))
     for case in keep_paying:
         case.status, case.end_date = "在保", None
@@ -282,6 +288,17 @@ def choose_patients(world: World, rng: random.Random) -> None:
     for person in world.persons.values():
         if rng.random() < 0.2:
             chosen[person.person_id] = None
+    # A parent's number written on a child's patient record (children under 14 with a registered parent).
+    children = [p for p in world.persons.values() if p.age_on(world.today) < 14 and (p.mother_id or p.father_id)
+                and p.hukou_registered and not p.is_migrant]
+    in_patients = [p for p in children if p.person_id in chosen]
+    wanted = at_least(len(in_patients) * 0.03, 2)
+    if len(in_patients) < wanted:
+        extra = [p for p in children if p.person_id not in chosen]
+        for person in rng.sample(extra, min(len(extra), wanted - len(in_patients))):
+            chosen[person.person_id] = None
+            in_patients.append(person)
+    world.planted["parent_id_on_child"] = sorted(p.person_id for p in rng.sample(in_patients, min(wanted, len(in_patients))))
     world.patients = sorted(chosen)
 
 
@@ -290,6 +307,7 @@ def build_world(residents: int, rng: random.Random, today: date = TODAY) -> Worl
     builder = PopulationBuilder(rng, today)
     builder.build(residents)
     world = World(today=today, persons=builder.persons, households=builder.households)
+    world.planted["lone_elders"] = list(builder.lone_elder_ids)
     plant_moves(world, rng)
     plant_deaths(world, rng)
     plant_births(world, rng)

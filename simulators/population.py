@@ -75,6 +75,9 @@ class PopulationBuilder:
         self.households: dict[str, Household] = {}
         self._used_ids: set[str] = set()
         self._household_serial = 0
+        self.twin_pairs = 0
+        self.min_twin_pairs = 2  # so even a small test city has twins
+        self.lone_elder_ids: list[str] = []  # the first elders aged 80+ living alone, kept alive as planted cases
 
     # -- individuals -------------------------------------------------------------------------
     def birth_date_for_age(self, age: int) -> date:
@@ -175,6 +178,8 @@ class PopulationBuilder:
         kinds = ("single", "couple", "nuclear", "three_generations", "elderly_couple", "elderly_alone")
         weights = (40, 30, 30, 0, 0, 0) if migrant else (12, 14, 38, 14, 12, 10)
         kind = rng.choices(kinds, weights=weights)[0]
+        if not migrant and len(self.lone_elder_ids) < 2 and self._household_serial % 7 == 3:
+            kind = "elderly_alone"
         if kind == "single":
             self.add_person(household, age=rng.randint(19, 45), marital=rng.choice(("unmarried",) * 5 + ("divorced",)), origin=origin)
         elif kind == "couple":
@@ -183,7 +188,8 @@ class PopulationBuilder:
             head_age = rng.randint(26, 52)
             husband, wife = self.couple(household, head_age, origin)
             newborn = wife.age_on() <= 42 and rng.random() < 0.07
-            twins = rng.random() < 0.012
+            twins = rng.random() < 0.012 or (self.twin_pairs < self.min_twin_pairs and wife.age_on() <= 45)
+            self.twin_pairs += twins
             count = 2 if twins else rng.choices((1, 2, 3), weights=(55, 40, 5))[0]
             self.children(household, husband, wife, count, origin, newborn=newborn and not twins, twins=twins)
             if kind == "three_generations":
@@ -197,7 +203,11 @@ class PopulationBuilder:
             self.couple(household, rng.randint(60, 92), origin)
         else:
             age = rng.choices((rng.randint(65, 79), rng.randint(80, 99)), weights=(45, 55))[0]
-            self.add_person(household, age=age, marital=rng.choice(("widowed",) * 4 + ("divorced", "unmarried")), origin=origin)
+            if len(self.lone_elder_ids) < 2 and not migrant:
+                age = rng.randint(80, 95)
+            elder = self.add_person(household, age=age, marital=rng.choice(("widowed",) * 4 + ("divorced", "unmarried")), origin=origin)
+            if age >= 80 and len(self.lone_elder_ids) < 2 and not migrant:
+                self.lone_elder_ids.append(elder.person_id)
 
     def build(self, residents: int) -> None:
         """Households until exactly `residents` people exist (the last household may be cut short)."""

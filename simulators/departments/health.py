@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from simulators.departments.common import RenderContext, fmt_fhir_instant, fmt_iso
 from simulators.events import World
@@ -23,7 +23,8 @@ def identifier_of(ctx: RenderContext, noiser, key: str, person: Person, world: W
         if parent_id and ctx.rng.random() < 0.4:
             return world.persons[parent_id].id_number, parent_id
         return None, None
-    if parent_id and person.age_on(world.today) < 14 and ctx.rng.random() < 0.03:
+    if person.person_id in world.planted.get("parent_id_on_child", ()) and person.person_id not in ctx.truth.index.get("parent_id", {}):
+        ctx.truth.remember("parent_id", person.person_id, key)  # only the person's first patient record
         return world.persons[parent_id].id_number, parent_id
     return noiser.id_number(key, "identifier", person.id_number, person.birth_date), None
 
