@@ -255,7 +255,7 @@ def test_bulk_loader_is_copy_on_postgresql_and_executemany_on_sqlite(db_url, lak
     monkeypatch.setattr(loaders, "loader_for", spy_loader_for)
     publish_run(db_url, lake, "run1", HOUSING)
 
-    expected = "copy_batches" if db_url.startswith("postgresql") else "insert_batches"
+    expected = "copy_batches" if db_url.startswith("postgresql") else "executemany_batches"
     assert chosen == [expected]
     assert loaded == ["resident", "resident_xref", "resident_lineage", "fact_housing", "quarantine"]
     facts = published(db_url, ["fact_housing"])["fact_housing"]
@@ -278,3 +278,20 @@ def test_partition_folders_supply_their_column_and_run_id_may_be_left_out(db_url
     publish_run(db_url, lake, "run1", HOUSING)
 
     assert published(db_url, ["quarantine"])["quarantine"] == written["quarantine"]
+
+
+def test_generic_insert_loader_stores_what_the_sqlite_fast_path_stores(tmp_path, lake, land_run, published, monkeypatch):
+    land_run("run1", residents=5)
+    fast, generic = f"sqlite:///{tmp_path / 'fast.db'}", f"sqlite:///{tmp_path / 'generic.db'}"
+    publish_run(fast, lake, "run1", HOUSING)
+    monkeypatch.setattr(loaders, "loader_for", lambda connection: loaders.insert_batches)
+    publish_run(generic, lake, "run1", HOUSING)
+
+    assert published(fast, RESOLVED) == published(generic, RESOLVED)
+    engine = engine_for(fast)
+    try:
+        with engine.connect() as connection:  # stored exactly as SQLAlchemy would store them itself
+            raw = connection.exec_driver_sql("SELECT birth_date, is_deceased FROM resident ORDER BY resident_id DESC LIMIT 1").one()
+            assert tuple(raw) == ("1990-01-05", 1)
+    finally:
+        engine.dispose()
