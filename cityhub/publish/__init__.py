@@ -28,14 +28,13 @@ from datetime import datetime, timezone
 import sqlalchemy as sa
 
 from cityhub.lake import Lake
-from cityhub.sharedlayer import engine_for, upgrade
+from cityhub.sharedlayer import engine_for, record_run_end, record_run_start, upgrade
 from cityhub.sharedlayer.engine import writer_connection
 from cityhub.sharedlayer.schema import NAMING_CONVENTION, RESOLVED_TABLES, fact_table, quarantine
 
 from . import loaders
 from .facts import ensure_fact_table
 from .reader import ParquetSource, PublishError
-from .runs import record_run_end, record_run_start
 from .versions import record_versions
 
 __all__ = ["publish_run", "PublishResult", "PublishError", "record_run_start", "record_run_end"]

@@ -26,7 +26,7 @@ def test_status_reports_latest_versions_rows_and_runs(db_url, lake, land_run):
     record_run_start(db_url, "run1", summary={"sources": ["housing"]})
     land_run("run1", residents=4)
     publish_run(db_url, lake, "run1", HOUSING)
-    record_run_end(db_url, "run1", "succeeded", summary={"residents": 4, "when": datetime(2025, 1, 2)})
+    record_run_end(db_url, "run1", "success", summary={"residents": 4, "when": datetime(2025, 1, 2)})
     record_run_start(db_url, "run2")
     land_run("run2", residents=2)
     second = publish_run(db_url, lake, "run2", HOUSING)
@@ -41,7 +41,7 @@ def test_status_reports_latest_versions_rows_and_runs(db_url, lake, land_run):
     assert by_name["resident"]["version"] == 2 and by_name["resident"]["row_count"] == 2 and by_name["resident"]["run_id"] == "run2"
     assert by_name["resident_xref"]["row_count"] == 4 and by_name["resident"]["previous_version"] == 1
     assert datetime.fromisoformat(by_name["resident"]["published_at"]).tzinfo is not None
-    assert [(r["run_id"], r["status"]) for r in status["runs"]] == [("run3", "failed"), ("run2", "running"), ("run1", "succeeded")]
+    assert [(r["run_id"], r["status"]) for r in status["runs"]] == [("run3", "failed"), ("run2", "running"), ("run1", "success")]
     run1 = status["runs"][2]
     assert run1["summary"] == {"residents": 4, "when": "2025-01-02 00:00:00"}
     assert run1["finished_at"] >= run1["started_at"]
@@ -56,8 +56,8 @@ def test_restarting_a_run_clears_its_end_and_unknown_statuses_are_refused(db_url
 
     (run,) = shared_layer_status(db_url)["runs"]
     assert (run["status"], run["finished_at"], run["error"], run["summary"]) == ("running", None, None, {"attempt": 2})
-    with pytest.raises(ValueError, match="succeeded"):
-        record_run_end(db_url, "run1", "success")
+    with pytest.raises(ValueError, match="success"):
+        record_run_end(db_url, "run1", "succeeded")
 
 
 def test_a_run_recorded_only_at_its_end_is_listed(db_url):

@@ -9,11 +9,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cityhub.sharedlayer import engine_for, upgrade
-from cityhub.sharedlayer.engine import writer_connection
-from cityhub.sharedlayer.schema import pipeline_run
+from .engine import engine_for, writer_connection
+from .migrate import upgrade
+from .schema import pipeline_run
 
-RUN_STATUSES = ("running", "succeeded", "failed", "cancelled")
+# `partial`: some sources failed, the run published from what the lake holds (see cityhub.pipeline).
+RUN_STATUSES = ("running", "success", "partial", "failed", "cancelled")
 
 
 def record_run_start(url: str, run_id: str, status: str = "running", summary: Mapping[str, Any] | None = None) -> None:
