@@ -273,7 +273,7 @@ def _describe(error: dict) -> str:
         return f"{location}: required key is missing; add `{error['loc'][-1]}:` here"
     if error["type"] == "extra_forbidden":
         return f"{location}: unknown key; remove it or check its spelling against docs/sources.md"
-    return f"{location}: {message}"
+    return f"{location}: {message}" if location else message
 
 
 def parse_source_definition(data: Any, file: Path) -> SourceDefinition:

@@ -1,34 +1,14 @@
-"""Fixtures of the connector tests: a local HTTP API, definitions built from dicts, raw-batch readers."""
+"""Fixtures of the connector tests: an empty lake and state folder, a local HTTP API."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
-import pyarrow.parquet as pq
 import pytest
-
-from cityhub.lake import Lake
-from connectors.definition import SourceDefinition, parse_source_definition
 from local_json_api import LocalApi, ServedApi, make_records
 
-
-def definition_from(data: dict[str, Any], file: str = "test_source.yaml") -> SourceDefinition:
-    """A validated source definition from a dict, as if read from `file`."""
-    return parse_source_definition(data, Path(file))
-
-
-def read_batch(path: Path | None) -> list[dict[str, Any]]:
-    """All rows of a landed raw batch folder (empty when nothing landed)."""
-    if path is None:
-        return []
-    return pq.read_table(path).to_pylist()
-
-
-def read_stream(lake: Lake, source: str, stream: str) -> list[dict[str, Any]]:
-    """All rows of every raw batch of a stream."""
-    folder = lake.raw_stream(source, stream)
-    return [row for batch in sorted(folder.glob("batch_id=*")) for row in read_batch(batch)]
+from cityhub.lake import Lake
 
 
 @pytest.fixture

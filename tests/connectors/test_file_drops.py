@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import definition_from, read_batch
+from connector_test_helpers import definition_from, read_batch
 from openpyxl import Workbook
 
 from connectors.errors import SourceDataError, SourceUnavailableError

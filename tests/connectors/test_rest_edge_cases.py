@@ -6,7 +6,7 @@ import json
 import time
 
 import pytest
-from conftest import definition_from, read_batch
+from connector_test_helpers import definition_from, read_batch
 from local_json_api import LocalApi, make_records
 
 from connectors.errors import PaginationLoopError, SourceDefinitionError, SourceResponseError, SourceUnavailableError

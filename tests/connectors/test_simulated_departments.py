@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import read_batch
+from connector_test_helpers import read_batch
 
 from cityhub.config import PACKAGE_SOURCES_DIR
 from connectors.definition import SourceDefinition, load_source_definition

@@ -7,7 +7,7 @@ from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
-from conftest import definition_from, read_batch
+from connector_test_helpers import definition_from, read_batch
 
 from connectors.errors import SourceDataError, SourceUnavailableError
 from connectors.extract import check_source, extract_source

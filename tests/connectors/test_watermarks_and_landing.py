@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from conftest import definition_from, read_batch, read_stream
+from connector_test_helpers import definition_from, read_batch, read_stream
 
 from connectors.errors import SourceUnavailableError
 from connectors.extract import extract_source
@@ -23,7 +23,7 @@ def hukou_db(tmp_path, rows):
         connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS rk (rkid TEXT PRIMARY KEY, xm TEXT, updated_at TEXT)")
         connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS ev (sjid TEXT PRIMARY KEY, rkid TEXT, updated_at TEXT)")
         for row in rows:
-            connection.execute(sa.text("INSERT OR REPLACE INTO rk VALUES (:r, :x, :u)"), dict(zip("rxu", row)))
+            connection.execute(sa.text("INSERT OR REPLACE INTO rk VALUES (:r, :x, :u)"), dict(zip("rxu", row, strict=True)))
     engine.dispose()
     streams = [
         {"name": "persons", "table": "rk", "primary_key": "rkid", "replication_key": "updated_at", "person": {"name": "xm"}},
