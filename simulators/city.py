@@ -84,13 +84,16 @@ def generate_city(out_dir: Path, residents: int = 20000, seed: int = 42, noise: 
     return manifest
 
 
-def load_public_security(city_dir: Path, url: str) -> str:
-    """Copy the hukou register of a generated city into the database at `url` (PostgreSQL, MariaDB...); return the url."""
+def load_public_security(city_dir: Path, url: str, schema: str | None = None) -> str:
+    """Copy the hukou register of a generated city into the database at `url` (PostgreSQL, MariaDB...); return the url.
+
+    The three tables are dropped and recreated, in `schema` (created if missing) when one is given.
+    """
     source = sa.create_engine(f"sqlite:///{Path(city_dir).resolve() / 'public_security.db'}")
     target = sa.create_engine(url)
     try:
         tables = public_security.read_tables(source)
-        public_security.write_tables(target, tables["rk_person"], tables["rk_household"], tables["rk_event"])
+        public_security.write_tables(target, tables["rk_person"], tables["rk_household"], tables["rk_event"], schema)
     finally:
         source.dispose()
         target.dispose()
@@ -102,3 +105,17 @@ def advance_city(city_dir: Path, days: int = 1, seed: int | None = None) -> dict
     from simulators.advance import advance_city as advance
 
     return advance(city_dir, days, seed)
+
+
+def url_for_schema(url: str, schema: str | None) -> str:
+    """A URL whose unqualified table names resolve into `schema` (PostgreSQL search_path, MariaDB database)."""
+    if not schema:
+        return url
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        parsed = parsed.set(database=schema)
+    elif parsed.get_backend_name() == "postgresql":
+        parsed = parsed.update_query_dict({"options": f"-csearch_path={schema}"})
+    else:
+        raise ValueError(f"schemas are supported for PostgreSQL and MariaDB, not {parsed.get_backend_name()}")
+    return parsed.render_as_string(hide_password=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 import requests
 import uvicorn
 
-from simulators.city import load_public_security
+from simulators.city import load_public_security, url_for_schema
 from simulators.servers import civil_affairs, health
 
 SYSTEMS = ("civil_affairs", "health")
@@ -67,15 +67,16 @@ class CitySystems:
     """The four department systems of a generated city, ready for connectors: `with CitySystems(dir) as s: s.env`.
 
     Civil affairs and health are served over HTTP on free loopback ports; public security is the city's
-    SQLite file, or the database at `public_security_url` after the register is loaded into it; housing
-    is the city's drop folder.
+    SQLite file, or the database at `public_security_url` after the register is loaded into it (into
+    `public_security_schema` if given, with the env URL pointing there); housing is the drop folder.
     """
 
-    def __init__(self, city_dir: Path, public_security_url: str | None = None, *,
+    def __init__(self, city_dir: Path, public_security_url: str | None = None, *, public_security_schema: str | None = None,
                  civil_affairs_token: str | None = None, health_api_key: str | None = None,
                  rate_limit_per_second: float | None = None):
         self.city_dir = Path(city_dir).resolve()
         self.public_security_url = public_security_url
+        self.public_security_schema = public_security_schema
         self.civil_affairs_token = civil_affairs_token or secrets.token_urlsafe(16)
         self.health_api_key = health_api_key or secrets.token_urlsafe(16)
         self.rate_limit_per_second = rate_limit_per_second
@@ -87,7 +88,8 @@ class CitySystems:
             raise FileNotFoundError(f"{self.city_dir}: no generated city here (city.json missing); run generate_city first")
         ps_url = f"sqlite:///{self.city_dir / 'public_security.db'}"
         if self.public_security_url:
-            ps_url = load_public_security(self.city_dir, self.public_security_url)
+            load_public_security(self.city_dir, self.public_security_url, self.public_security_schema)
+            ps_url = url_for_schema(self.public_security_url, self.public_security_schema)
         try:
             for name, secret in (("civil_affairs", self.civil_affairs_token), ("health", self.health_api_key)):
                 app = create_system_app(name, self.city_dir, secret, self.rate_limit_per_second)

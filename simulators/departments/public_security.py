@@ -166,14 +166,26 @@ def write_sqlite(rows: PublicSecurityRows, path: Path) -> None:
         engine.dispose()
 
 
-def write_tables(engine: sa.Engine, persons: list[dict], households: list[dict], events: list[dict]) -> None:
-    """(Re)create the three tables on `engine` and insert the rows in one transaction."""
+def write_tables(engine: sa.Engine, persons: list[dict], households: list[dict], events: list[dict], schema: str | None = None) -> None:
+    """(Re)create the three tables on `engine` (in `schema`, created if missing) and insert the rows in one transaction."""
+    if schema:
+        create_schema(engine, schema)
     with engine.begin() as connection:
+        if schema:
+            connection = connection.execution_options(schema_translate_map={None: schema})
         metadata.drop_all(connection)
         metadata.create_all(connection)
         for table, data in ((rk_person, persons), (rk_household, households), (rk_event, events)):
             if data:
                 connection.execute(table.insert(), data)
+
+
+def create_schema(engine: sa.Engine, schema: str) -> None:
+    """CREATE SCHEMA (PostgreSQL) or CREATE DATABASE (MariaDB/MySQL) if it does not exist yet."""
+    preparer = engine.dialect.identifier_preparer
+    keyword = "DATABASE" if engine.dialect.name in ("mysql", "mariadb") else "SCHEMA"
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"CREATE {keyword} IF NOT EXISTS {preparer.quote_identifier(schema)}"))
 
 
 def read_tables(engine: sa.Engine) -> dict[str, list[dict]]:
