@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 
+import pyarrow as pa
 import sqlalchemy as sa
 
 from cityhub.lake import Lake
@@ -34,6 +35,7 @@ from cityhub.sharedlayer.schema import NAMING_CONVENTION, RESOLVED_TABLES, fact_
 
 from . import loaders
 from .facts import ensure_fact_table
+from .quarantine_keys import QuarantineKeys
 from .reader import ParquetSource, PublishError
 from .versions import record_versions
 
@@ -55,6 +57,7 @@ class PublishResult:
     rows: dict[str, int]
     created: tuple[str, ...]  # datasets that got a new version (none when the live run is republished)
     fact_columns_added: dict[str, list[str]] = field(default_factory=dict)
+    quarantine_duplicates: int = 0  # repeated (run_id, record_key, rule) rows left out, see publish.quarantine_keys
     seconds: float = 0.0
 
 
@@ -64,6 +67,12 @@ class _Dataset:
     table: sa.Table
     source: ParquetSource
     is_fact: bool = False
+    prepare: Callable[[Iterable[pa.RecordBatch]], Iterable[pa.RecordBatch]] | None = None
+
+    def batches(self, batch_rows: int) -> Iterable[pa.RecordBatch]:
+        """The dataset's batches as they are loaded."""
+        batches = self.source.batches(batch_rows)
+        return self.prepare(batches) if self.prepare is not None else batches
 
 
 def publish_run(
@@ -99,7 +108,8 @@ def _plan(lake: Lake, run_id: str, fact_sources: Mapping[str, Sequence[str]]) ->
         table = fact_table(source, fact_sources[source], facts_meta)
         datasets.append(_Dataset(table.name, table, ParquetSource.open(lake.resolved(run_id, table.name), table), is_fact=True))
     # Nothing quarantined may mean no folder at all; the resolved tables, in contrast, must exist.
-    datasets.append(_Dataset(quarantine.name, quarantine, ParquetSource.open(lake.quarantine(run_id), quarantine, fill, required=False)))
+    quarantined = ParquetSource.open(lake.quarantine(run_id), quarantine, fill, required=False)
+    datasets.append(_Dataset(quarantine.name, quarantine, quarantined, prepare=QuarantineKeys()))
     return datasets
 
 
@@ -121,12 +131,13 @@ def _publish(connection: sa.Connection, run_id: str, datasets: list[_Dataset], b
         rows=rows,
         created=tuple(name for name, change in changes.items() if change.created),
         fact_columns_added=added,
+        quarantine_duplicates=sum(d.prepare.duplicates for d in datasets if isinstance(d.prepare, QuarantineKeys)),
     )
 
 
 def _load(load: loaders.Loader, connection: sa.Connection, dataset: _Dataset, batch_rows: int) -> int:
     try:
-        return load(connection, dataset.table, dataset.source.batches(batch_rows))
+        return load(connection, dataset.table, dataset.batches(batch_rows))
     except PublishError:
         raise
     except sa.exc.DBAPIError as exc:

@@ -295,3 +295,16 @@ def test_generic_insert_loader_stores_what_the_sqlite_fast_path_stores(tmp_path,
             assert tuple(raw) == ("1990-01-05", 1)
     finally:
         engine.dispose()
+
+
+def test_quarantined_records_without_a_key_get_one_and_repeats_are_counted(db_url, lake, make_rows, write_rows, published):
+    tables = make_rows("run1")
+    keyless = {**tables["quarantine"][0], "record_key": None, "source_record_id": None, "rule": "missing_primary_key", "value": "9f86d081"}
+    tables["quarantine"] += [keyless, dict(keyless), {**keyless, "value": "60303ae2"}]
+    write_rows("run1", tables)
+
+    result = publish_run(db_url, lake, "run1", HOUSING)
+
+    assert result.rows["quarantine"] == 3 and result.quarantine_duplicates == 1
+    keys = [row["record_key"] for row in published(db_url, ["quarantine"])["quarantine"]]
+    assert keys == ["housing:property:#60303ae2", "housing:property:#9f86d081", "housing:property:HBAD"]
