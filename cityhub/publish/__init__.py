@@ -11,10 +11,14 @@ any failure rolls everything back, fact table DDL included):
    from the run's Parquet, in record batches (COPY on PostgreSQL, executemany on SQLite),
 5. add one `dataset_version` row per dataset.
 
+On PostgreSQL, widening a fact table (ALTER TABLE) locks that one table until commit, so its readers
+wait for the publish instead of reading the old version; all other tables stay readable throughout.
+
 Every dataset holds the published run's snapshot: `quarantine` too holds the quarantine of the
 live run (earlier runs' quarantine stays in the lake and in `dataset_version` counts).
 Publishing the run that is already live again reloads the same rows and keeps the version numbers
-(`PublishResult.created` says which datasets got a new version).
+(`PublishResult.created` says which datasets got a new version). A fact table whose source is no
+longer passed in `fact_sources` is left as it is.
 """
 
 from __future__ import annotations
@@ -136,13 +140,12 @@ def _publish(connection: sa.Connection, run_id: str, datasets: list[_Dataset], b
 
 
 def _load(load: loaders.Loader, connection: sa.Connection, dataset: _Dataset, batch_rows: int) -> int:
+    driver_error = connection.dialect.loaded_dbapi.Error  # raised as is from COPY, outside SQLAlchemy
     try:
         return load(connection, dataset.table, dataset.batches(batch_rows))
-    except PublishError:
-        raise
     except sa.exc.DBAPIError as exc:
         raise PublishError(f"loading {dataset.name} from {dataset.source.folder} failed: {exc.orig}") from exc
-    except Exception as exc:  # psycopg raises its own errors from inside COPY, outside SQLAlchemy's wrapping
+    except driver_error as exc:
         raise PublishError(f"loading {dataset.name} from {dataset.source.folder} failed: {exc}") from exc
 
 
