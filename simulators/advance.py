@@ -70,8 +70,9 @@ class CityState:
         self.keys.setdefault((source, stream, person_id), []).append(record_id)
 
     def living(self, predicate) -> list[Person]:
-        """Living people matching `predicate` who are not part of a planted case, in id order."""
-        return [p for p in self.world.persons.values() if p.alive and p.person_id not in self.protected and predicate(p)]
+        """Living residents matching `predicate` who are not part of a planted case, in id order."""
+        return [p for p in self.world.persons.values()
+                if p.alive and not p.moved_out_date and p.person_id not in self.protected and predicate(p)]
 
     def save(self) -> None:
         """Write every changed file back and extend the truth files."""

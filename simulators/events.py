@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from simulators.population import TODAY, Household, Person, PopulationBuilder
-from simulators.regions import Address, hangzhou_address
+from simulators.regions import Address, hangzhou_address, migrant_origin
 
 
 @dataclass
@@ -68,6 +68,7 @@ class World:
     births: list[str] = field(default_factory=list)
     deaths: list[str] = field(default_factory=list)
     moves: list[str] = field(default_factory=list)
+    moves_out: list[str] = field(default_factory=list)
     assistance: list[Assistance] = field(default_factory=list)
     marriages: list[Marriage] = field(default_factory=list)
     cremations: list[str] = field(default_factory=list)
@@ -90,10 +91,29 @@ def random_day(rng: random.Random, start: date, end: date) -> date:
     return start + timedelta(days=rng.randint(0, max(0, (end - start).days)))
 
 
+def plant_moves_out(world: World, rng: random.Random) -> None:
+    """A few local households moved their hukou out of the city (迁出): cancelled in the register, living elsewhere."""
+    keep = set(world.planted.get("lone_elders", []))
+    recent = world.today - timedelta(days=366)
+    local = [h for h in world.households.values() if not h.is_migrant and not keep.intersection(h.member_ids)
+             and all(world.persons[pid].birth_date < recent for pid in h.member_ids)]
+    for household in rng.sample(local, min(len(local), at_least(len(local) * 0.005, 1))):
+        destination = migrant_origin(rng)
+        left_on = random_day(rng, world.today - timedelta(days=330), world.today - timedelta(days=5))
+        for person_id in household.member_ids:
+            person = world.persons[person_id]
+            if person.birth_date >= left_on:
+                continue
+            person.moved_out_date = left_on
+            person.previous_address = person.current_address
+            person.current_address, person.current_admin_code = destination.text, destination.admin_code
+            world.moves_out.append(person_id)
+
+
 def plant_deaths(world: World, rng: random.Random) -> None:
     """About 0.8% died in the last year, mostly the old; some deaths never reached the hukou register."""
     keep = set(world.planted.get("lone_elders", []))
-    candidates = [p for p in world.persons.values() if p.age_on() >= 45 and p.person_id not in keep]
+    candidates = [p for p in world.persons.values() if p.age_on() >= 45 and p.person_id not in keep and not p.moved_out_date]
     weights = [max(1, p.age_on() - 55) ** 2 for p in candidates]
     target = at_least(len(world.persons) * 0.008, 6)
     chosen: dict[str, Person] = {}
@@ -309,6 +329,7 @@ def build_world(residents: int, rng: random.Random, today: date = TODAY) -> Worl
     world = World(today=today, persons=builder.persons, households=builder.households)
     world.planted["lone_elders"] = list(builder.lone_elder_ids)
     plant_moves(world, rng)
+    plant_moves_out(world, rng)
     plant_deaths(world, rng)
     plant_births(world, rng)
     plant_assistance(world, rng)

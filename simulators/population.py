@@ -39,6 +39,7 @@ class Person:
     old_phone: str | None = None
     previous_address: str | None = None
     moved_in_date: date | None = None
+    moved_out_date: date | None = None  # hukou moved out of the city (迁出)
     death_date: date | None = None
     death_in_hukou: bool = True
     spouse_id: str | None = None

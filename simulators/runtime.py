@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import socket
 import threading
@@ -17,6 +18,8 @@ from simulators.servers import civil_affairs, health
 SYSTEMS = ("civil_affairs", "health")
 DEFAULT_CIVIL_AFFAIRS_TOKEN = "civil-affairs-demo-token"
 DEFAULT_HEALTH_API_KEY = "health-demo-key"
+SECRET_ENV = {"civil_affairs": ("CITYHUB_CIVIL_AFFAIRS_TOKEN", DEFAULT_CIVIL_AFFAIRS_TOKEN),
+              "health": ("CITYHUB_HEALTH_API_KEY", DEFAULT_HEALTH_API_KEY)}
 
 
 def create_system_app(name: str, city_dir: Path, secret: str, rate_limit_per_second: float | None = None):
@@ -146,9 +149,17 @@ class CitySystems:
 
 def serve_system(name: str, city_dir: Path, host: str = "127.0.0.1", port: int = 8000, secret: str | None = None,
                  rate_limit_per_second: float | None = None) -> None:
-    """Serve one HTTP system of a generated city until interrupted (blocking)."""
-    default = DEFAULT_CIVIL_AFFAIRS_TOKEN if name == "civil_affairs" else DEFAULT_HEALTH_API_KEY
-    app = create_system_app(name, Path(city_dir).resolve(), secret or default, rate_limit_per_second)
+    """Serve one HTTP system of a generated city until interrupted (blocking).
+
+    The credential is `secret`, else the system's CITYHUB_* environment variable, else a demo default.
+    """
+    if name not in SECRET_ENV:
+        raise ValueError(f"unknown system {name!r}; choose one of {SYSTEMS}")
+    variable, default = SECRET_ENV[name]
+    secret = secret or os.environ.get(variable) or default
+    app = create_system_app(name, Path(city_dir).resolve(), secret, rate_limit_per_second)
+    source = "given" if secret != default else f"default; set {variable} to choose one"
+    print(f"serving simulated {name} of {city_dir} on http://{host}:{port} (credential {source})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info", http="h11")
 
 

@@ -13,7 +13,8 @@ from simulators.population import Person
 PERSON_COLUMNS = ("person_id", "id_number", "name", "gender", "birth_date", "ethnicity", "marital_status", "phone",
                   "hukou_address", "hukou_admin_code", "current_address", "current_admin_code", "household_id",
                   "is_migrant", "hukou_registered", "death_date", "death_in_hukou", "spouse_id", "mother_id",
-                  "father_id", "twin_id", "old_phone", "previous_address", "moved_in_date")
+                  "father_id", "twin_id", "old_phone", "previous_address", "moved_in_date",
+                  "moved_out_date")
 RECORD_COLUMNS = ("source", "stream", "source_record_id", "record_key", "person_id")
 FACT_COLUMNS = ("source", "stream", "source_record_id", "fact_key", "subject_record_key", "person_id")
 NOISE_COLUMNS = ("record_key", "field", "kind", "true_value", "noisy_value")
@@ -92,7 +93,7 @@ def collect_cases(world: World, truth: Truth) -> dict[str, list[dict]]:
             "record_keys": [assistance_key[case_no]] + patients.get(person.person_id, [])[:1]})
     for household in world.households.values():
         living = [world.persons[pid] for pid in household.member_ids if world.persons[pid].alive]
-        if len(living) == 1 and living[0].age_on(world.today) >= 80 and living[0].person_id in ps:
+        if len(living) == 1 and living[0].age_on(world.today) >= 80 and living[0].person_id in ps and not living[0].moved_out_date:
             cases["elderly_living_alone"].append({"person_ids": [living[0].person_id], "household_id": household.household_id,
                                                   "age": living[0].age_on(world.today), "record_keys": ps[living[0].person_id][:1]})
     for item in world.rentals:
@@ -129,7 +130,7 @@ def person_from_row(row: dict) -> Person:
         text = row.get(column, "")
         if column in ("is_migrant", "hukou_registered", "death_in_hukou"):
             values[column] = text == "true"
-        elif column in ("birth_date", "death_date", "moved_in_date"):
+        elif column in ("birth_date", "death_date", "moved_in_date", "moved_out_date"):
             values[column] = date.fromisoformat(text) if text else None
         else:
             values[column] = text or None

@@ -66,7 +66,7 @@ class PublicSecurityRows:
 def person_row(ctx: RenderContext, noiser, person: Person, rkid: str, updated) -> dict:
     """One rk_person row with the register's (light) noise."""
     key = f"{SOURCE}:persons:{rkid}"
-    cancelled = person.death_date is not None and person.death_in_hukou
+    cancelled = (person.death_date is not None and person.death_in_hukou) or person.moved_out_date is not None
     return {
         "rkid": rkid,
         "sfzh": noiser.id_number(key, "sfzh", person.id_number, person.birth_date),
@@ -94,7 +94,8 @@ def render_public_security(world: World, ctx: RenderContext) -> PublicSecurityRo
             continue
         serial += 1
         rkid = f"RK{serial:010d}"
-        last_event = max([d for d in (person.moved_in_date, person.death_date if person.death_in_hukou else None) if d] or [person.birth_date])
+        events = (person.moved_in_date, person.moved_out_date, person.death_date if person.death_in_hukou else None)
+        last_event = max([d for d in events if d] or [person.birth_date])
         row = person_row(ctx, noiser, person, rkid, ctx.updated_at(not_before=last_event))
         rows.persons.append(row)
         rows.rkid_of[person.person_id] = rkid
@@ -116,7 +117,7 @@ def render_households(world: World, ctx: RenderContext, rows: PublicSecurityRows
         if household.is_migrant:
             continue
         members = [world.persons[pid] for pid in household.member_ids if pid in rows.rkid_of]
-        living = [p for p in members if not (p.death_date and p.death_in_hukou)]
+        living = [p for p in members if not (p.death_date and p.death_in_hukou) and not p.moved_out_date]
         if not members:
             continue
         head = (living or members)[0]
@@ -148,6 +149,10 @@ def render_events(world: World, ctx: RenderContext, rows: PublicSecurityRows) ->
         person = world.persons[person_id]
         if person_id in rows.rkid_of:
             add_event(ctx, rows, person, "迁入", person.moved_in_date, f"市内迁入 {person.hukou_address}")
+    for person_id in world.moves_out:
+        if person_id in rows.rkid_of:
+            person = world.persons[person_id]
+            add_event(ctx, rows, person, "迁出", person.moved_out_date, f"迁往 {person.current_address}")
     for person_id in world.deaths:
         person = world.persons[person_id]
         if person_id in rows.rkid_of and person.death_in_hukou:

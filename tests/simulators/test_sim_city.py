@@ -160,6 +160,7 @@ def test_native_value_conventions(small_city):
     assert all(re.fullmatch(r"\d{4}/\d{1,2}/\d{1,2}", r["登记日期"]) for r in records[("housing", "property")])
     hjzt = {r["hjzt"] for r in records[("public_security", "persons")]}
     assert hjzt == {"正常", "注销"}
+    assert {r["sjlx"] for r in records[("public_security", "hukou_events")]} == {"出生登记", "死亡注销", "迁入", "迁出"}
 
 
 def test_timestamps_fall_in_the_year_before_simulated_today(small_city):
