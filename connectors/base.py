@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Iterator
 
 from connectors.definition import SourceDefinition, Stream
+from connectors.landing import to_text
 from connectors.state import Bookmark
 
 # One landed record: its values, its primary key value, and the file it came from (file sources).
@@ -25,6 +26,11 @@ class StreamRead(ABC):
     @abstractmethod
     def chunks(self) -> Iterator[list[Record]]:
         """The stream's records in chunks (a page, a fetch of rows, a file)."""
+
+    def replication_text(self, record: dict[str, Any]) -> str | None:
+        """A record's replication value as bookmark text (None without a replication key)."""
+        key = self.stream.replication_key
+        return to_text(dotted_get(record, key)) if key else None
 
 
 class SourceClient(ABC):

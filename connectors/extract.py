@@ -2,7 +2,8 @@
 
 Order of work, so that a failure anywhere leaves nothing half done:
 1. each stream is read from its starting bookmark (a re-run batch id starts where that batch
-   started; a new batch id where the last committed batch ended) into a hidden staging folder;
+   started; a new batch id where the last committed batch ended) into a hidden staging folder,
+   leaving out the records at the bookmark that an earlier batch landed unchanged;
 2. only when every stream has been read completely are the staging folders renamed into
    `batch_id=<batch>` (replacing an earlier run of the same batch);
 3. then the new bookmarks are written to the state file, atomically.
@@ -17,11 +18,11 @@ from pathlib import Path
 from typing import Callable
 
 from cityhub.lake import Lake
-from connectors.base import SourceClient
-from connectors.definition import SourceDefinition
+from connectors.base import SourceClient, later_bookmark
+from connectors.definition import SourceDefinition, Stream
 from connectors.errors import SourceDefinitionError, SourceUnavailableError
-from connectors.landing import RawBatchWriter, StagedBatch
-from connectors.state import BatchRecord, Bookmark, SourceState
+from connectors.landing import RawBatchWriter, StagedBatch, prepare, to_text
+from connectors.state import MAX_BOUNDARY, BatchRecord, Bookmark, Boundary, SourceState
 
 Progress = Callable[[str, int], None]
 
@@ -30,27 +31,65 @@ __all__ = ["ExtractResult", "StreamResult", "check_source", "client_for", "extra
 
 @dataclass
 class StreamResult:
-    """What one stream landed in this batch."""
+    """What one stream landed in this batch (`skipped`: records at the bookmark already landed, unchanged)."""
 
     rows: int
     path: Path | None
     bookmark_before: Bookmark
     bookmark_after: Bookmark
     files: list[str] = field(default_factory=list)
+    skipped: int = 0
 
 
 @dataclass
 class ExtractResult:
-    """What one source landed in this batch, per stream."""
+    """What one source landed in this batch, per stream, and in total."""
 
     source: str
     batch_id: str
     streams: dict[str, StreamResult] = field(default_factory=dict)
+    total_rows: int = 0  # a field rather than a property, so that reports built from fields include it
 
-    @property
-    def total_rows(self) -> int:
-        """Rows landed over all streams."""
-        return sum(result.rows for result in self.streams.values())
+
+class BoundaryFilter:
+    """Skips records at the starting bookmark that were landed before, unchanged; remembers those at the new one.
+
+    Reads are `>= bookmark` so that late records sharing the bookmark's timestamp are not missed; this
+    keeps the ones already landed from landing again in every batch.
+    """
+
+    def __init__(self, bookmark: str | None, landed: Boundary) -> None:
+        self.start = bookmark
+        self.landed = landed or {}
+        self.top: str | None = None
+        self.at_top: dict[str, str] = {}
+        self.overflow = False
+        self.skipped = 0
+
+    def already_landed(self, value: str | None, key: str | None, digest: str) -> bool:
+        """Note a record; True when it sits at the starting bookmark and was landed before as it is now."""
+        short = digest[:16]
+        self._note(value, key, short)
+        if value is not None and key is not None and value == self.start and self.landed.get(key) == short:
+            self.skipped += 1
+            return True
+        return False
+
+    def _note(self, value: str | None, key: str | None, short: str) -> None:
+        if value is None or key is None:
+            return
+        if self.top is None or (value != self.top and later_bookmark(self.top, value) == value):
+            self.top, self.at_top, self.overflow = value, {}, False
+        if value == self.top and not self.overflow:
+            self.at_top[key] = short
+            if len(self.at_top) > MAX_BOUNDARY:
+                self.overflow, self.at_top = True, {}
+
+    def boundary_after(self, bookmark: Bookmark) -> Boundary:
+        """The landed records at the new bookmark, or None when they are too many or not known."""
+        if self.top is None:
+            return {} if bookmark == self.start else None
+        return None if self.overflow or self.top != bookmark else self.at_top
 
 
 def client_for(definition: SourceDefinition) -> SourceClient:
@@ -79,33 +118,44 @@ def extract_source(definition: SourceDefinition, lake: Lake, state_dir: Path, ba
     try:
         with client_for(definition) as client:
             for stream in definition.streams:
-                staged[stream.name] = _extract_stream(client, stream, state.starting_bookmark(stream.name, batch_id), lake, batch_id, extracted_at, progress)
+                start = state.starting_point(stream.name, batch_id)
+                staged[stream.name] = _extract_stream(client, stream, start, lake, batch_id, extracted_at, progress)
     except BaseException:
         for batch, _ in staged.values():
             batch.discard()
         raise
-    result = ExtractResult(definition.name, batch_id)
+    streams: dict[str, StreamResult] = {}
     for name, (batch, record) in staged.items():
         path = batch.publish()
         state.record(name, batch_id, record)
-        result.streams[name] = StreamResult(record.rows, path, record.bookmark_from, record.bookmark_to, list(record.files))
+        streams[name] = StreamResult(record.rows, path, record.bookmark_from, record.bookmark_to, list(record.files), record.skipped)
     state.commit()
-    return result
+    return ExtractResult(definition.name, batch_id, streams, sum(result.rows for result in streams.values()))
 
 
-def _extract_stream(client: SourceClient, stream, bookmark: Bookmark, lake: Lake, batch_id: str, extracted_at: str, progress: Progress | None) -> tuple[StagedBatch, BatchRecord]:
+def _extract_stream(client: SourceClient, stream: Stream, start: tuple[Bookmark, Boundary], lake: Lake, batch_id: str, extracted_at: str, progress: Progress | None) -> tuple[StagedBatch, BatchRecord]:
+    bookmark, landed = start
     writer = RawBatchWriter(lake, client.definition.name, stream.name, batch_id, extracted_at, with_file=client.definition.kind == "files")
     reader = client.read(stream, bookmark)
+    incremental = stream.replication_key is not None and client.definition.kind != "files"
+    boundary = BoundaryFilter(bookmark if isinstance(bookmark, str) else None, landed) if incremental else None
     try:
         for chunk in reader.chunks():
-            writer.add_many(chunk)
+            for record, key, file in chunk:
+                values, digest = prepare(record)
+                if boundary is not None and boundary.already_landed(reader.replication_text(record), to_text(key), digest):
+                    continue
+                writer.add_prepared(values, digest, key, file)
             if progress is not None:
                 progress(stream.name, writer.rows)
         staged = writer.stage()
     except BaseException:
         writer.abort()
         raise
-    return staged, BatchRecord(bookmark, reader.bookmark, writer.rows, list(reader.files))
+    record = BatchRecord(bookmark, reader.bookmark, writer.rows, list(reader.files), boundary_from=landed)
+    if boundary is not None:
+        record.boundary_to, record.skipped = boundary.boundary_after(reader.bookmark), boundary.skipped
+    return staged, record
 
 
 def check_source(definition: SourceDefinition) -> str:

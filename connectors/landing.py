@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -54,6 +54,12 @@ def record_hash(values: dict[str, str | None]) -> str:
     """SHA-256 of a record's canonical JSON (sorted keys, compact), provenance excluded."""
     canonical = json.dumps(values, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def prepare(record: dict[str, Any]) -> tuple[dict[str, str | None], str]:
+    """A record's values as the raw layer's strings, and its record hash."""
+    values = {str(key): to_text(value) for key, value in record.items()}
+    return values, record_hash(values)
 
 
 @dataclass
@@ -101,24 +107,23 @@ class RawBatchWriter:
 
     def add(self, record: dict[str, Any], source_record_id: Any, file: str | None = None) -> None:
         """Buffer one source record (values are turned into strings here)."""
-        values = {str(key): to_text(value) for key, value in record.items()}
+        values, digest = prepare(record)
+        self.add_prepared(values, digest, source_record_id, file)
+
+    def add_prepared(self, values: dict[str, str | None], digest: str, source_record_id: Any, file: str | None = None) -> None:
+        """Buffer one record already turned into strings and hashed by `prepare`."""
         for column in values:
             self._columns.setdefault(column, None)
         row = dict(values)
         row.update(self.constants)
         row["_source_record_id"] = to_text(source_record_id)
-        row["_record_hash"] = record_hash(values)
+        row["_record_hash"] = digest
         if self.with_file:
             row[FILE_COLUMN] = file
         self._buffer.append(row)
         self.rows += 1
         if len(self._buffer) >= self.rows_per_part:
             self._flush()
-
-    def add_many(self, records: Iterable[tuple[dict[str, Any], Any, str | None]]) -> None:
-        """Buffer several `(record, source_record_id, file)` tuples."""
-        for record, key, file in records:
-            self.add(record, key, file)
 
     def _all_columns(self) -> tuple[str, ...]:
         extra = (FILE_COLUMN,) if self.with_file else ()

@@ -118,6 +118,10 @@ class SqlStreamRead(StreamRead):
             except OperationalError as exc:
                 raise SourceUnavailableError(self.client.definition.name, self.client.url, f"stream `{stream.name}`: {_first_line(exc)}") from None
 
+    def replication_text(self, record: dict) -> str | None:
+        key = self.stream.replication_key
+        return to_text(record.get(key)) if key else None  # column names may contain dots
+
     def _record(self, values: sa.RowMapping) -> Record:
         record = dict(values)
         if self.stream.replication_key:

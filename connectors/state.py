@@ -5,6 +5,7 @@
     {"source": "civil_affairs",
      "streams": {"assistance": {
          "bookmark": "2024-05-01T08:00:00",                 # latest committed
+         "boundary": {"C1021": "9f2c..."},                  # landed records at the bookmark
          "batches": {"20240501": {"from": null, "to": "2024-05-01T08:00:00",
                                   "rows": 120, "files": [], "committed_at": "..."}}}}}
 
@@ -12,6 +13,12 @@ A batch re-run with the same batch id starts again from that batch's `from`, so 
 records (and more, if the source has moved on) and overwrites its raw folder; a new batch starts
 from the latest committed bookmark. Bookmarks are strings for SQL and REST streams (the largest
 replication value seen) and `{file name: sha256}` maps for file streams (the files processed).
+
+SQL and REST streams read `replication_key >= bookmark`, so that a record committed later with the
+bookmark's own timestamp is not missed. To keep the records at the bookmark that were already
+landed from landing again, the state also keeps the `boundary`: `{primary key: record hash}` of the
+records whose replication value is the bookmark (at most MAX_BOUNDARY of them; beyond that they are
+simply re-read, which downstream tolerates as it keeps the latest row per primary key).
 """
 
 from __future__ import annotations
@@ -27,7 +34,11 @@ from typing import Any
 # Re-running a batch needs its starting bookmark; older batch records are pruned to bound the file.
 KEEP_BATCHES = 100
 
+# Records sharing the bookmark's replication value remembered to skip them next time; more are re-read.
+MAX_BOUNDARY = 2000
+
 Bookmark = str | dict[str, str] | None
+Boundary = dict[str, str] | None
 
 
 @dataclass
@@ -39,13 +50,20 @@ class BatchRecord:
     rows: int
     files: list[str] = field(default_factory=list)
     committed_at: str = ""
+    boundary_from: Boundary = None
+    boundary_to: Boundary = None
+    skipped: int = 0  # records at the starting bookmark not landed again (already landed, unchanged)
 
     def to_json(self) -> dict[str, Any]:
-        return {"from": self.bookmark_from, "to": self.bookmark_to, "rows": self.rows, "files": self.files, "committed_at": self.committed_at}
+        return {
+            "from": self.bookmark_from, "to": self.bookmark_to, "rows": self.rows, "skipped": self.skipped,
+            "files": self.files, "committed_at": self.committed_at, "from_boundary": self.boundary_from,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "BatchRecord":
-        return cls(data.get("from"), data.get("to"), int(data.get("rows", 0)), list(data.get("files", [])), data.get("committed_at", ""))
+        return cls(data.get("from"), data.get("to"), int(data.get("rows", 0)), list(data.get("files", [])), data.get("committed_at", ""),
+                   data.get("from_boundary"), None, int(data.get("skipped", 0)))
 
 
 class SourceState:
@@ -78,10 +96,20 @@ class SourceState:
         data = self._stream(stream).get("batches", {}).get(batch_id)
         return BatchRecord.from_json(data) if data is not None else None
 
+    def boundary(self, stream: str) -> Boundary:
+        """`{primary key: record hash}` of the landed records at the latest bookmark (None if unknown)."""
+        return self._stream(stream).get("boundary")
+
     def starting_bookmark(self, stream: str, batch_id: str) -> Bookmark:
         """Where a batch starts: its own earlier start when re-run, else the latest committed bookmark."""
+        return self.starting_point(stream, batch_id)[0]
+
+    def starting_point(self, stream: str, batch_id: str) -> tuple[Bookmark, Boundary]:
+        """The bookmark and boundary a batch starts from: its own when re-run, else the latest committed."""
         earlier = self.batch(stream, batch_id)
-        return earlier.bookmark_from if earlier is not None else self.bookmark(stream)
+        if earlier is not None:
+            return earlier.bookmark_from, earlier.boundary_from
+        return self.bookmark(stream), self.boundary(stream)
 
     def record(self, stream: str, batch_id: str, batch: BatchRecord) -> None:
         """Note a finished batch in memory; `commit()` writes it."""
@@ -93,6 +121,7 @@ class SourceState:
         while len(batches) > KEEP_BATCHES:
             batches.pop(next(iter(batches)))
         entry["bookmark"] = batch.bookmark_to
+        entry["boundary"] = batch.boundary_to
 
     def commit(self) -> None:
         """Write the state atomically: a crash leaves the old file or the new one, never half of one."""

@@ -35,23 +35,33 @@ def hukou_db(tmp_path, rows):
 def test_same_batch_id_rerun_is_idempotent_and_new_batch_continues(tmp_path, lake, state_dir):
     definition = hukou_db(tmp_path, [("A", "甲", "2024-01-01"), ("B", "乙", "2024-01-02")])
     first = extract_source(definition, lake, state_dir, "b1")
-    hukou_db(tmp_path, [("C", "丙", "2024-01-03")])
+    hukou_db(tmp_path, [("C", "丙", "2024-01-03"), ("D", "丁", "2024-01-02")])  # D: late, at b1's bookmark
     second = extract_source(definition, lake, state_dir, "b2")
-    assert [r["rkid"] for r in read_batch(second.streams["persons"].path)] == ["B", "C"]
+    assert [r["rkid"] for r in read_batch(second.streams["persons"].path)] == ["D", "C"]
 
     again = extract_source(definition, lake, state_dir, "b2")  # the same batch: from b2's start again
     assert again.streams["persons"].bookmark_before == first.streams["persons"].bookmark_after == "2024-01-02"
-    assert [r["rkid"] for r in read_batch(lake.raw_batch("hukou", "persons", "b2"))] == ["B", "C"]  # overwritten, not appended
+    assert [r["rkid"] for r in read_batch(lake.raw_batch("hukou", "persons", "b2"))] == ["D", "C"]  # overwritten, not appended
     assert sorted(p.name for p in lake.raw_stream("hukou", "persons").iterdir()) == ["batch_id=b1", "batch_id=b2"]
 
+    hukou_db(tmp_path, [("E", "戊", "2024-01-04")])
     third = extract_source(definition, lake, state_dir, "b3")  # a new batch: from the latest bookmark
     assert third.streams["persons"].bookmark_before == "2024-01-03"
-    assert [r["rkid"] for r in read_batch(third.streams["persons"].path)] == ["C"]
+    assert [r["rkid"] for r in read_batch(third.streams["persons"].path)] == ["E"]
 
     state = SourceState(state_dir, "hukou")
-    assert state.bookmark("persons") == "2024-01-03"
+    assert state.bookmark("persons") == "2024-01-04" and list(state.boundary("persons")) == ["E"]
     assert state.batch("persons", "b2").rows == 2 and state.batch("events", "b2").rows == 0
     assert third.streams["events"].path is None and third.total_rows == 1
+    assert extract_source(definition, lake, state_dir, "b4").total_rows == 0
+
+
+def test_too_many_records_at_the_bookmark_are_simply_reread(tmp_path, lake, state_dir, monkeypatch):
+    monkeypatch.setattr("connectors.extract.MAX_BOUNDARY", 1)
+    definition = hukou_db(tmp_path, [("A", "甲", "2024-01-01"), ("B", "乙", "2024-01-01")])
+    extract_source(definition, lake, state_dir, "b1")
+    assert SourceState(state_dir, "hukou").boundary("persons") is None
+    assert extract_source(definition, lake, state_dir, "b2").streams["persons"].rows == 2
 
 
 def test_rerunning_the_first_batch_starts_from_nothing(tmp_path, lake, state_dir):
