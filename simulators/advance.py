@@ -81,7 +81,7 @@ class CityState:
         write_jsonl(self.city_dir / "health" / "patients.jsonl", self.patients)
         write_jsonl(self.city_dir / "health" / "observations.jsonl", self.observations)
         truth_dir = self.city_dir / "truth"
-        write_csv(truth_dir / "persons.csv", PERSON_COLUMNS, ([person_row(p)[c] for c in PERSON_COLUMNS] for p in self.world.persons.values()))
+        write_csv(truth_dir / "persons.csv", PERSON_COLUMNS, (list(person_row(p).values()) for p in self.world.persons.values()))
         append_csv(truth_dir / "records.csv", ((s, st, i, record_key(s, st, i), p) for s, st, i, p in self.truth.records))
         append_csv(truth_dir / "facts.csv", ((s, st, i, record_key(s, st, i), k, p) for s, st, i, k, p in self.truth.facts))
         append_csv(truth_dir / "noise.csv", self.truth.noise.rows)

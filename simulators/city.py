@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from simulators.departments import civil_affairs, health, housing, public_security
 from simulators.departments.common import RenderContext, Truth
-from simulators.events import World, build_world
+from simulators.events import build_world
 from simulators.noise import noise_profile
 from simulators.population import TODAY
 from simulators.storage import read_jsonl, read_manifest, write_jsonl, write_manifest  # noqa: F401 - re-exported

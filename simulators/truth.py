@@ -54,7 +54,7 @@ def read_csv(path: Path) -> list[dict]:
 def write_truth(truth_dir: Path, world: World, truth: Truth, cases: dict) -> None:
     """persons.csv, records.csv, facts.csv, noise.csv and cases.json."""
     truth_dir.mkdir(parents=True, exist_ok=True)
-    write_csv(truth_dir / "persons.csv", PERSON_COLUMNS, ([person_row(p)[c] for c in PERSON_COLUMNS] for p in world.persons.values()))
+    write_csv(truth_dir / "persons.csv", PERSON_COLUMNS, (list(person_row(p).values()) for p in world.persons.values()))
     write_csv(truth_dir / "records.csv", RECORD_COLUMNS, ((s, st, i, record_key(s, st, i), p) for s, st, i, p in truth.records))
     write_csv(truth_dir / "facts.csv", FACT_COLUMNS, ((s, st, i, record_key(s, st, i), k, p) for s, st, i, k, p in truth.facts))
     write_csv(truth_dir / "noise.csv", NOISE_COLUMNS, truth.noise.rows)

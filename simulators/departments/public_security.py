@@ -87,7 +87,6 @@ def render_public_security(world: World, ctx: RenderContext) -> PublicSecurityRo
     """Every local with a hukou (alive, or dead and cancelled), their households and hukou events."""
     rows = PublicSecurityRows()
     noiser = ctx.noiser(scale=ctx.profile.authority_scale)
-    rng = ctx.rng
     serial = 0
     for person in world.persons.values():
         if person.is_migrant or not person.hukou_registered:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import filecmp
 import json
 import re
