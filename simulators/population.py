@@ -177,18 +177,18 @@ class PopulationBuilder:
         household = self.new_household(migrant)
         origin = migrant_origin(rng) if migrant else None
         kinds = ("single", "couple", "nuclear", "three_generations", "elderly_couple", "elderly_alone")
-        weights = (40, 30, 30, 0, 0, 0) if migrant else (12, 14, 38, 14, 12, 10)
+        weights = (40, 30, 30, 0, 0, 0) if migrant else (12, 15, 38, 14, 13, 8)
         kind = rng.choices(kinds, weights=weights)[0]
         if not migrant and len(self.lone_elder_ids) < 2 and self._household_serial % 7 == 3:
             kind = "elderly_alone"
         if kind == "single":
             self.add_person(household, age=rng.randint(19, 45), marital=rng.choice(("unmarried",) * 5 + ("divorced",)), origin=origin)
         elif kind == "couple":
-            self.couple(household, rng.randint(23, 62), origin)
+            self.couple(household, round(rng.triangular(23, 68, 55)), origin)
         elif kind in ("nuclear", "three_generations"):
-            head_age = rng.randint(26, 52)
+            head_age = round(rng.triangular(26, 62, 46))
             husband, wife = self.couple(household, head_age, origin)
-            newborn = wife.age_on() <= 42 and rng.random() < 0.07
+            newborn = wife.age_on() <= 42 and rng.random() < 0.035
             twins = rng.random() < 0.012 or (self.twin_pairs < self.min_twin_pairs and wife.age_on() <= 45)
             self.twin_pairs += twins
             count = 2 if twins else rng.choices((1, 2, 3), weights=(55, 40, 5))[0]
@@ -201,7 +201,7 @@ class PopulationBuilder:
                 else:
                     self.add_person(household, age=grand_age, gender=rng.choice("MF"), marital="widowed", origin=origin)
         elif kind == "elderly_couple":
-            self.couple(household, rng.randint(60, 92), origin)
+            self.couple(household, round(rng.triangular(58, 93, 64)), origin)
         else:
             age = rng.choices((rng.randint(65, 79), rng.randint(80, 99)), weights=(45, 55))[0]
             if len(self.lone_elder_ids) < 2 and not migrant:
