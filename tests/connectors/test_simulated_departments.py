@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from pathlib import Path
@@ -174,7 +175,8 @@ def test_slow_response_times_out_and_is_retried(city_env, small_city, lake, stat
     assert city_env.app("civil_affairs").state.faults.slow_requests == 0
 
 
-def test_rate_limit_429_is_honoured(small_city, lake, state_dir, monkeypatch):
+def test_rate_limit_429_is_honoured(small_city, lake, state_dir, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG, logger="urllib3.connectionpool")  # it logs every response's status
     with CitySystems(small_city, rate_limit_per_second=8) as systems:
         for name, value in systems.env.items():
             monkeypatch.setenv(name, value)
@@ -184,6 +186,8 @@ def test_rate_limit_429_is_honoured(small_city, lake, state_dir, monkeypatch):
         elapsed = time.monotonic() - started
     for stream in definition.streams:
         assert landed_ids(result, stream.name) == source_ids(small_city, "civil_affairs", stream.name)
+    limited = [r for r in caplog.records if '" 429 ' in r.getMessage()]
+    assert limited, "the rate limit was never hit; the test proves nothing"
     assert elapsed >= 1.0  # the 429s' Retry-After: 1 was waited out, not retried into the ground
 
 
