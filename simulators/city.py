@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import shutil
 from dataclasses import asdict
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -58,7 +59,8 @@ def generate_city(out_dir: Path, residents: int = 20000, seed: int = 42, noise: 
         write_jsonl(out_dir / "civil_affairs" / f"{stream}.jsonl", records)
     write_jsonl(out_dir / "health" / "patients.jsonl", patients)
     write_jsonl(out_dir / "health" / "observations.jsonl", observations)
-    files = housing.write_housing(housing_rows, out_dir / "housing_drop", utf8_days=(world.today,))
+    drop_days = [world.today - timedelta(days=back) for back in range(HOUSING_DROP_DAYS - 1, -1, -1)]
+    files = housing.write_housing(housing_rows, out_dir / "housing_drop", days=drop_days, utf8_days=(world.today,))
     cases = collect_cases(world, truth)
     write_truth(out_dir / "truth", world, truth, cases)
 
