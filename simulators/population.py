@@ -173,7 +173,7 @@ class PopulationBuilder:
     def build_household(self) -> None:
         """One household of a randomly drawn kind."""
         rng = self.rng
-        migrant = rng.random() < 0.11
+        migrant = rng.random() < 0.13  # migrant households are smaller: about 10% of residents
         household = self.new_household(migrant)
         origin = migrant_origin(rng) if migrant else None
         kinds = ("single", "couple", "nuclear", "three_generations", "elderly_couple", "elderly_alone")
