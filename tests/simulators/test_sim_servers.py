@@ -225,3 +225,27 @@ def test_fault_control_endpoints_over_http(systems, civil):
     assert requests.post(control, json={"no_such_fault": 1}, timeout=5).status_code == 422
     with pytest.raises(ValueError):
         systems.set_faults("civil_affairs", no_such_fault=1)
+
+
+def test_serve_system_standalone_process(small_city):
+    import socket
+    import subprocess
+    import sys
+
+    from simulators.runtime import wait_until_up
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    code = f"from simulators.runtime import serve_system; serve_system('health', {str(small_city)!r}, '127.0.0.1', {port})"
+    env = {k: v for k, v in __import__("os").environ.items() if k != "CITYHUB_HEALTH_API_KEY"}
+    process = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_until_up(url, timeout=20)
+        assert requests.get(f"{url}/fhir/Patient", timeout=5).status_code == 401
+        bundle = requests.get(f"{url}/fhir/Patient", headers={"X-Api-Key": "health-demo-key"}, params={"_count": 2}, timeout=5).json()
+        assert bundle["total"] > 0 and len(bundle["entry"]) == 2
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
