@@ -69,16 +69,18 @@ def _run_and_report(settings: Settings, only: list[str] | None, title: str) -> d
 def print_run_summary(settings: Settings, report: dict) -> None:
     """Print records per source, quarantine, residents and where the outputs are."""
     table = Table(title=f"run {report['run_id']} — {report['status']}")
-    for column in ("source", "stream", "extracted (this batch)", "current", "standardised", "quarantined", "reconciles"):
-        table.add_column(column, justify="right" if column not in ("source", "stream") else "left")
+    for column in ("source", "stream", "rows", "extracted (this batch)", "current", "standardised", "quarantined", "reconciles"):
+        table.add_column(column, justify="right" if column not in ("source", "stream", "rows") else "left")
     extracted = {
         (name, stream): entry.get("rows", 0)
         for name, source in report["sources"].items()
         for stream, entry in (source.get("streams") or {}).items()
     }
+    persons_streams = {(r["source"], r["stream"]) for r in report.get("reconciliation", []) if r["kind"] == "persons"}
     for row in report.get("reconciliation", []):
         key = (row["source"], row["stream"])
-        table.add_row(row["source"], row["stream"], str(extracted.get(key, 0)), str(row["current"]),
+        landed = str(extracted.get(key, 0)) if row["kind"] == "persons" or key not in persons_streams else ""
+        table.add_row(row["source"], row["stream"], "person records" if row["kind"] == "persons" else "facts", landed, str(row["current"]),
                       str(row["standardised"]), str(row["quarantined"]), "yes" if row["ok"] else "[red]NO[/red]")
     console.print(table)
     for name, source in report["sources"].items():

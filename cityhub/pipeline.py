@@ -91,12 +91,14 @@ def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
 
 
 def reconciliation(standardised: dict) -> list[dict]:
-    """Per-stream rows of `current = standardised + quarantined`, each with an `ok` flag."""
+    """Per-stream rows of `current = standardised + quarantined` (person records and fact rows), each with `ok`."""
     rows = []
-    for entry in standardised.get("streams", []):
-        current = entry.get("current", 0)
-        accounted = entry.get("standardised", 0) + entry.get("quarantined", 0)
-        rows.append({**entry, "ok": current == accounted})
+    for kind in ("persons", "facts"):
+        for source, streams in standardised.get(kind, {}).items():
+            for stream, counts in streams.items():
+                current, accepted, held = counts["current"], counts["standardised"], counts["quarantined"]
+                rows.append({"kind": kind, "source": source, "stream": stream, "current": current,
+                             "standardised": accepted, "quarantined": held, "ok": current == accepted + held})
     return rows
 
 

@@ -63,7 +63,7 @@ def test_fifth_department_is_linked_and_published(fresh_city, tmp_path, monkeypa
         report = run_pipeline(RunContext(settings))
 
     assert report["status"] == "success"
-    rows = {(r["source"], r["stream"]): r for r in report["reconciliation"]}
+    rows = {(r["source"], r["stream"]): r for r in report["reconciliation"] if r["kind"] == "persons"}
     assert rows[("social_security", "insured")]["current"] == 25
     with sa.create_engine(settings.shared_layer_url).connect() as connection:
         linked = connection.execute(sa.text(
