@@ -87,7 +87,11 @@ def print_run_summary(settings: Settings, report: dict) -> None:
         if source["status"] != "ok":
             console.print(f"[red]source {name} failed:[/red] {source['error']}")
     resolve = report.get("resolve", {})
-    console.print(f"residents: [bold]{resolve.get('residents', '?')}[/bold]   linked records: {resolve.get('xref_rows', '?')}   by rule: {resolve.get('by_rule', {})}")
+    by_rule = resolve.get("xref_by_rule", {})
+    published = report.get("publish", {}).get("rows", {})
+    console.print(f"residents: [bold]{resolve.get('residents', '?')}[/bold]   linked source records: {sum(by_rule.values())} "
+                  f"({', '.join(f'{rule} {count}' for rule, count in by_rule.items())})   quarantined: {published.get('quarantine', 0)}")
+    console.print("published: " + ", ".join(f"{table} {rows}" for table, rows in published.items()))
     console.print(f"shared layer: {settings.shared_layer_url}")
     console.print(f"lake:         {settings.home_dir / 'lake'}")
     console.print(f"run report:   {settings.home_dir / 'runs' / report['run_id'] / 'report.json'}")
