@@ -1,0 +1,142 @@
+"""Resolve step: standardised persons → residents (xref), golden records, lineage, facts by resident."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from pathlib import Path
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from cityhub.lake import Lake
+from connectors.definition import SourceDefinition
+
+from .ids import assign_resident_ids
+from .linking import link_records
+from .survivorship import DEFAULT_RULES, all_candidates, choose, golden_records, lineage, load_rules
+
+XREF_COLUMNS = ("record_key", "source", "stream", "source_record_id", "resident_id", "match_rule", "match_probability", "batch_id", "run_id")
+
+
+class ResolveError(RuntimeError):
+    """Resolution broke its own invariant (a person record missing from, or repeated in, the xref)."""
+
+
+@dataclass
+class ResolveResult:
+    """Counts of one resolve run and where its tables were written."""
+
+    run_id: str
+    residents: int = 0
+    xref_by_rule: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, int] = field(default_factory=dict)
+    paths: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def records(self) -> int:
+        """Standardised person records linked (each exactly once)."""
+        return sum(self.xref_by_rule.values())
+
+    def to_dict(self) -> dict:
+        """Plain data for the run report."""
+        return {
+            "run_id": self.run_id, "residents": self.residents, "records": self.records,
+            "xref_by_rule": dict(self.xref_by_rule), "facts": dict(self.facts),
+            "paths": {k: str(v) for k, v in self.paths.items()},
+        }
+
+
+def build_xref(persons: DataFrame, secret: str, run_id: str) -> DataFrame:
+    """`resident_xref`: every person record with its resident id and the rule that linked it."""
+    links = assign_resident_ids(link_records(persons), secret)
+    return links.select(
+        "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule",
+        F.col("match_probability").cast("double").alias("match_probability"), "batch_id", F.lit(run_id).alias("run_id"),
+    )
+
+
+def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
+    """`fact_<source>`: the source's standardised facts with the resident each is about."""
+    residents = xref.select("record_key", "resident_id")
+    return facts.join(residents, "record_key", "left").select("resident_id", *facts.columns)
+
+
+def check_xref(xref: DataFrame) -> tuple[int, dict[str, int]]:
+    """Residents and records per rule; raise unless every record is linked to a resident exactly once."""
+    total = xref.agg(
+        F.count(F.lit(1)).alias("records"), F.countDistinct("record_key").alias("keys"),
+        F.count("resident_id").alias("linked"), F.countDistinct("resident_id").alias("residents"),
+    ).first()
+    if total["linked"] != total["records"] or total["keys"] != total["records"]:
+        raise ResolveError(
+            f"resident_xref must hold every standardised record exactly once: {total['records']} rows, "
+            f"{total['keys']} distinct records, {total['linked']} linked to a resident"
+        )
+    by_rule = {row["match_rule"]: row["count"] for row in xref.groupBy("match_rule").count().collect()}
+    return total["residents"], by_rule
+
+
+def _read(spark: SparkSession, path: Path) -> DataFrame | None:
+    return spark.read.parquet(str(path)) if path.is_dir() and any(path.glob("*.parquet")) else None
+
+
+def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str,
+                      hub_secret: str, rules_path: Path = DEFAULT_RULES) -> ResolveResult:
+    """Link the run's standardised persons into residents and write resident, xref, lineage and fact tables."""
+    rules = load_rules(rules_path)
+    persons = _read(spark, lake.standardised_persons(run_id))
+    if persons is None:
+        raise FileNotFoundError(f"{lake.standardised_persons(run_id)}: no standardised persons for run {run_id}; run standardise first")
+    result = ResolveResult(run_id=run_id)
+    cached: list[DataFrame] = []
+
+    def cache(frame: DataFrame) -> DataFrame:
+        cached.append(frame.persist())
+        return frame
+
+    try:
+        persons = cache(persons)
+        xref = cache(build_xref(persons, hub_secret, run_id))
+        result.residents, result.xref_by_rule = check_xref(xref)
+        residents = xref.select("record_key", "resident_id")
+        facts = {}
+        for definition in definitions:
+            frame = _read(spark, lake.standardised_facts(run_id, definition.name))
+            if frame is not None:
+                facts[definition.name] = cache(facts_by_resident(frame, xref))
+        result.facts = _count_facts(facts)
+        persons_with_resident = persons.join(residents, "record_key")
+        winners = cache(choose(all_candidates(persons_with_resident, facts, rules)))
+        _write(lake, run_id, result, {
+            "resident": golden_records(xref, winners, run_id),
+            "resident_xref": xref.select(*XREF_COLUMNS),
+            "resident_lineage": lineage(winners, run_id),
+            **{f"fact_{source}": frame for source, frame in facts.items()},
+        })
+    finally:
+        for frame in cached:
+            frame.unpersist()
+    return result
+
+
+def _count_facts(facts: dict[str, DataFrame]) -> dict[str, int]:
+    """Fact rows per source in one action; rows whose record has no resident would be a bug, so they raise."""
+    if not facts:
+        return {}
+    counted = reduce(DataFrame.unionByName, (
+        frame.select(F.lit(source).alias("source"), F.col("resident_id").isNull().alias("unlinked")) for source, frame in facts.items()
+    )).groupBy("source").agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("unlinked").cast("int")).alias("unlinked")).collect()
+    counts = {source: 0 for source in facts}
+    for row in counted:
+        if row["unlinked"]:
+            raise ResolveError(f"{row['unlinked']} {row['source']} fact rows point at no standardised person record")
+        counts[row["source"]] = row["rows"]
+    return counts
+
+
+def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, DataFrame]) -> None:
+    for table, frame in tables.items():
+        path = lake.resolved(run_id, table)
+        frame.write.mode("overwrite").parquet(str(path))
+        result.paths[table] = path

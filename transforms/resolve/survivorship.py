@@ -1,0 +1,217 @@
+"""Golden records by survivorship (一数一源): the authority's value first, then the most recent, then the most frequent.
+
+The rules live in `survivorship.yaml` beside this module. Candidates for every attribute are laid
+out in one long frame (resident, attribute, value, the record that supplied it), ranked once per
+resident and attribute; the winner becomes the golden value and its record the lineage.
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from transforms.standardise.udfs import parse_date_udf
+
+DEFAULT_RULES = Path(__file__).with_name("survivorship.yaml")
+AUTHORITY, MOST_RECENT, MOST_FREQUENT = "authority", "most_recent", "most_frequent"
+_NOT_AN_AUTHORITY = 1_000
+
+CANDIDATE_COLUMNS = ("resident_id", "attribute", "value", "code", "record_key", "source", "stream", "updated_at", "authority_rank")
+CANDIDATE_SCHEMA = (
+    "resident_id string, attribute string, value string, code string, record_key string, source string, "
+    "stream string, updated_at timestamp, authority_rank int"
+)
+
+
+class SurvivorshipError(ValueError):
+    """The survivorship rules file is wrong; the message names the file, the key and the fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FactCandidates(_Model):
+    """Candidates for an attribute read from one stream's department facts."""
+
+    source: str
+    stream: str
+    value: str
+    when: dict[str, str] = Field(default_factory=dict)
+    values: dict[str, str] | None = None
+    updated_at: str | None = None
+    parse: Literal["date"] | None = None
+
+
+class AttributeRule(_Model):
+    """How one golden-record attribute is chosen."""
+
+    field: str | None = None
+    code_field: str | None = None
+    authority: list[str] | Literal["most_recent"] = Field(default_factory=list)
+    only_authority: bool = False
+    exclude: list[str] = Field(default_factory=list)
+    facts: list[FactCandidates] = Field(default_factory=list)
+
+    @field_validator("authority")
+    @classmethod
+    def _sources(cls, value):
+        return [] if value == "most_recent" else value
+
+    def rank(self) -> Column:
+        """A candidate's authority rank: its position in `authority` (source:stream before source), else last."""
+        rank = F.lit(_NOT_AN_AUTHORITY)
+        for position, name in reversed(list(enumerate(self.authority))):
+            source, _, stream = name.partition(":")
+            matches = (F.col("source") == source) & ((F.col("stream") == stream) if stream else F.lit(True))
+            rank = F.when(matches, F.lit(position)).otherwise(rank)
+        return rank
+
+
+class SurvivorshipRules(_Model):
+    """All attributes' rules, from survivorship.yaml."""
+
+    attributes: dict[str, AttributeRule]
+
+
+def load_rules(path: Path = DEFAULT_RULES) -> SurvivorshipRules:
+    """Read and validate the survivorship rules; raise SurvivorshipError naming the file and key."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        return SurvivorshipRules.model_validate(data)
+    except FileNotFoundError:
+        raise SurvivorshipError(f"{path}: no such survivorship rules file") from None
+    except yaml.YAMLError as exc:
+        raise SurvivorshipError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise SurvivorshipError(f"{path}: invalid survivorship rules: {details}") from None
+
+
+def _excluded(names: list[str]) -> Column:
+    excluded = F.lit(False)
+    for name in names:
+        source, _, stream = name.partition(":")
+        excluded = excluded | ((F.col("source") == source) & ((F.col("stream") == stream) if stream else F.lit(True)))
+    return excluded
+
+
+def person_candidates(persons: DataFrame, rules: SurvivorshipRules) -> DataFrame:
+    """Candidates from the canonical person records (with resident_id) for every attribute, in one pass.
+
+    Each record becomes one row per attribute it has a value for (an exploded array of structs),
+    instead of one scan of the persons per attribute.
+    """
+    entries = []
+    for attribute, rule in rules.attributes.items():
+        if not rule.field:
+            continue
+        rank = rule.rank()
+        keep = F.col(rule.field).isNotNull() & ~_excluded(rule.exclude)
+        if rule.only_authority:
+            keep = keep & (rank < _NOT_AN_AUTHORITY)
+        entries.append(F.struct(
+            F.lit(attribute).alias("attribute"), F.col(rule.field).cast("string").alias("value"),
+            (F.col(rule.code_field) if rule.code_field else F.lit(None)).cast("string").alias("code"),
+            rank.alias("authority_rank"), keep.alias("keep"),
+        ))
+    if not entries:
+        return persons.sparkSession.createDataFrame([], CANDIDATE_SCHEMA)
+    exploded = persons.select(
+        "resident_id", "record_key", "source", "stream", F.col("source_updated_at").alias("updated_at"),
+        F.explode(F.array(*entries)).alias("candidate"),
+    )
+    return exploded.filter("candidate.keep").select(
+        "resident_id", "candidate.attribute", "candidate.value", "candidate.code", "record_key", "source", "stream",
+        "updated_at", "candidate.authority_rank",
+    )
+
+
+def fact_candidates(facts: DataFrame, attribute: str, rule: AttributeRule, spec: FactCandidates) -> DataFrame:
+    """Candidates from one stream's facts (with resident_id); rows matching `when` are kept even without a value."""
+    for column in (spec.value, *spec.when, *([spec.updated_at] if spec.updated_at else [])):
+        if column not in facts.columns:
+            raise SurvivorshipError(
+                f"{DEFAULT_RULES.name}: attributes.{attribute}.facts: source {spec.source} declares no fact `{column}`; "
+                f"use one of {', '.join(c for c in facts.columns if c not in ('resident_id', 'record_key', 'fact_key'))}"
+            )
+    rows = facts.filter((F.col("stream") == spec.stream) & F.col("resident_id").isNotNull())
+    for name, expected in spec.when.items():
+        rows = rows.filter(F.trim(F.col(name)) == expected)
+    value = F.trim(F.col(spec.value))
+    if spec.values:
+        value = F.try_element_at(F.create_map(*(F.lit(p) for pair in spec.values.items() for p in pair)), value)
+    if spec.parse == "date":
+        value = parse_date_udf(value).cast("string")
+    updated = parse_date_udf(F.col(spec.updated_at)).cast("timestamp") if spec.updated_at else F.lit(None).cast("timestamp")
+    rows = rows.select(
+        "resident_id", F.lit(attribute).alias("attribute"), value.alias("value"), F.lit(None).cast("string").alias("code"),
+        F.col("fact_key").alias("record_key"), F.lit(spec.source).alias("source"), F.lit(spec.stream).alias("stream"),
+        updated.alias("updated_at"),
+    )
+    return rows.withColumn("authority_rank", rule.rank())
+
+
+def all_candidates(persons: DataFrame, facts: dict[str, DataFrame], rules: SurvivorshipRules) -> DataFrame:
+    """Every attribute's candidates in one long frame (CANDIDATE_COLUMNS)."""
+    frames = [person_candidates(persons, rules)]
+    for attribute, rule in rules.attributes.items():
+        frames += [fact_candidates(facts[spec.source], attribute, rule, spec) for spec in rule.facts if spec.source in facts]
+    return reduce(DataFrame.unionByName, (f.select(*CANDIDATE_COLUMNS) for f in frames))
+
+
+def choose(candidates: DataFrame) -> DataFrame:
+    """One winner per resident and attribute, with the rule that decided it (authority, most_recent, most_frequent)."""
+    frequency = F.count(F.lit(1)).over(Window.partitionBy("resident_id", "attribute", "value"))
+    ranked = candidates.withColumn("frequency", F.when(F.col("value").isNotNull(), frequency).otherwise(F.lit(0)))
+    order = Window.partitionBy("resident_id", "attribute").orderBy(
+        F.col("value").isNull(), "authority_rank", F.col("updated_at").desc_nulls_last(),
+        F.col("frequency").desc(), "record_key",
+    )
+    ranked = ranked.select("*", F.row_number().over(order).alias("position"),
+                           F.lead("updated_at").over(order).alias("next_updated_at"))
+    winners = ranked.filter(F.col("position") == 1)
+    recent = F.col("updated_at").isNotNull() & (F.col("next_updated_at").isNull() | (F.col("updated_at") > F.col("next_updated_at")))
+    rule = (F.when(F.col("authority_rank") < _NOT_AN_AUTHORITY, F.lit(AUTHORITY))
+            .when(recent, F.lit(MOST_RECENT)).otherwise(F.lit(MOST_FREQUENT)))
+    return winners.select(*CANDIDATE_COLUMNS, rule.alias("rule"))
+
+
+def lineage(winners: DataFrame, run_id: str) -> DataFrame:
+    """`resident_lineage`: which source record supplied each golden value."""
+    return winners.filter(F.col("value").isNotNull()).select(
+        "resident_id", "attribute", "value", "record_key", "source", "rule", F.lit(run_id).alias("run_id"),
+    )
+
+
+def golden_records(xref: DataFrame, winners: DataFrame, run_id: str) -> DataFrame:
+    """`resident`: one row per resident with the winning values, record count and sources."""
+    def value(attribute: str, column: str = "value") -> Column:
+        return F.max(F.when(F.col("attribute") == attribute, F.col(column)))
+
+    chosen = winners.groupBy("resident_id").agg(
+        value("id_number").alias("id_number"), value("name").alias("name"), value("gender").alias("gender"),
+        value("birth_date").cast("date").alias("birth_date"), value("ethnicity").alias("ethnicity"),
+        value("marital_status").alias("marital_status"), value("phone").alias("phone"),
+        value("hukou_address").alias("hukou_address"), value("hukou_address", "code").alias("hukou_admin_code"),
+        value("current_address").alias("current_address"), value("current_address", "code").alias("current_admin_code"),
+        value("death_date").cast("date").alias("death_date"),
+        # any death evidence makes a resident deceased, even one whose date could not be read
+        F.max(F.col("attribute") == "death_date").alias("is_deceased"),
+    )
+    base = xref.groupBy("resident_id").agg(
+        F.count(F.lit(1)).alias("record_count"),
+        F.concat_ws(",", F.array_sort(F.collect_set("source"))).alias("sources"),
+    )
+    return base.join(chosen, "resident_id", "left").select(
+        "resident_id", "id_number", "name", "gender", "birth_date", "ethnicity", "marital_status", "phone",
+        "hukou_address", "hukou_admin_code", "current_address", "current_admin_code", "death_date",
+        F.coalesce(F.col("is_deceased"), F.lit(False)).alias("is_deceased"), "record_count", "sources",
+        F.lit(run_id).alias("run_id"),
+    )
