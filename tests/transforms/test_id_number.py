@@ -158,3 +158,14 @@ def test_gender_and_birth_date_from_the_number():
     for unusable in (None, "", "abc", MALE[:17] + "0" if MALE[17] != "0" else MALE[:17] + "1"):
         assert gender_from_id(unusable) is None
         assert birth_date_from_id(unusable) is None
+
+
+def test_the_surviving_digits_of_an_excel_mangled_number_still_give_the_birth_date():
+    from transforms.standardise.id_number import birth_date_from_prefix, surviving_prefix
+
+    mangled = MALE[:15] + "000"
+    assert surviving_prefix(mangled) == MALE[:15]
+    assert birth_date_from_prefix(mangled) == date(1990, 3, 7)
+    assert birth_date_from_prefix("1.10101E+17") is None  # too few digits survive
+    assert birth_date_from_prefix(MALE) is None  # not mangled
+    assert birth_date_from_prefix(make_id("000000", "19900307", "013")[:15] + "000") is None  # no such region

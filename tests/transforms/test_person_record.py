@@ -80,3 +80,10 @@ def test_batch_form_matches_row_form():
 def test_batch_form_of_nothing():
     out = standardise_persons(pd.DataFrame({name: pd.Series([], dtype=object) for name in RAW_FIELDS}), TODAY)
     assert len(out) == 0 and list(out.columns) == list(PERSON_COLUMNS)
+
+
+def test_an_excel_mangled_number_still_yields_the_birth_date():
+    out = standardise_person({"id_number": MALE[:15] + "000", "name": "张三"}, TODAY)
+    assert out["id_number"] is None and out["id_status"] == "excel_mangled"
+    assert out["birth_date"] == date(1990, 3, 7) and "birth_date:from_id_number_prefix" in out["repairs"]
+    assert out["gender"] is None  # the gender digit is among the lost ones

@@ -1,6 +1,7 @@
 """Deterministic linking of standardised person records into residents.
 
-1. Records sharing a usable ID number (valid, upgraded_15, repaired) are one resident.
+1. Records sharing a usable ID number (valid, upgraded_15, repaired) are one resident, unless the
+   record's birth date contradicts the number (then it is treated as a record without one).
 2. A record without one joins an ID-anchored resident when exactly one such resident has its
    name and birth date (then: name pinyin and birth date), with no conflicting gender.
 3. Remaining records with the same name, birth date and gender link together; the rest stand alone.
@@ -26,9 +27,22 @@ LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability"
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}
 
 
+# A record whose birth date disagrees with its own ID number's most likely carries someone else's
+# number (a parent's on a child's record): it must not pull the two people together.
+ID_DOUBT_FLAGS = ("birth_date:id_number_mismatch",)
+
+
+def has_flag(flag: str) -> Column:
+    """True when the record's comma-separated `flags` include `flag`."""
+    return F.coalesce(F.array_contains(F.split(F.col("flags"), ","), F.lit(flag)), F.lit(False))
+
+
 def usable_id() -> Column:
-    """True for records whose ID number may anchor a resident."""
-    return F.col("id_number").isNotNull() & F.col("id_status").isin(*USABLE_ID_STATUSES)
+    """True for records whose ID number may anchor a resident: usable, and not in doubt."""
+    doubtful = F.lit(False)
+    for flag in ID_DOUBT_FLAGS:
+        doubtful = doubtful | has_flag(flag)
+    return F.col("id_number").isNotNull() & F.col("id_status").isin(*USABLE_ID_STATUSES) & ~doubtful
 
 
 def unique_anchor(key: str, anchor: Column) -> Column:

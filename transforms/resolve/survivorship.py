@@ -57,6 +57,7 @@ class AttributeRule(_Model):
     authority: list[str] | Literal["most_recent"] = Field(default_factory=list)
     only_authority: bool = False
     exclude: list[str] = Field(default_factory=list)
+    exclude_flags: list[str] = Field(default_factory=list)
     facts: list[FactCandidates] = Field(default_factory=list)
 
     @field_validator("authority")
@@ -114,6 +115,8 @@ def person_candidates(persons: DataFrame, rules: SurvivorshipRules) -> DataFrame
             continue
         rank = rule.rank()
         keep = F.col(rule.field).isNotNull() & ~_excluded(rule.exclude)
+        for flag in rule.exclude_flags:
+            keep = keep & ~F.coalesce(F.array_contains(F.split(F.col("flags"), ","), F.lit(flag)), F.lit(False))
         if rule.only_authority:
             keep = keep & (rank < _NOT_AN_AUTHORITY)
         entries.append(F.struct(

@@ -177,6 +177,28 @@ def _standardise_15(id15: str, repairs: list[str], today: date | None) -> IdNumb
     return IdNumberResult(upgraded, UPGRADED_15, (*repairs, "upgraded_15"))
 
 
+def surviving_prefix(value: object) -> str | None:
+    """The leading digits an Excel-mangled number still holds correctly (15 for a `000` tail), else None."""
+    text = as_text(value)
+    if is_blank(text):
+        return None
+    try:
+        cleaned, _ = _clean_cosmetics(text)
+        if _looks_excel_mangled(cleaned) and not _SCIENTIFIC.match(cleaned):
+            return cleaned[:15]
+    except Exception:  # noqa: BLE001 - a helper of the standardiser must not raise either
+        return None
+    return None
+
+
+def birth_date_from_prefix(value: object, today: date | None = None) -> date | None:
+    """The birth date still readable in an Excel-mangled number (its digits 7–14 survive a `000` tail)."""
+    prefix = surviving_prefix(value)
+    if prefix is None or not region_is_known(prefix[:6] + "0" * 12):
+        return None
+    return embedded_date(prefix + "000", today)
+
+
 def _usable(value: object) -> str | None:
     text = as_text(value)
     if text is not None and _ID18.match(text) and has_valid_checksum(text):

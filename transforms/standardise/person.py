@@ -17,7 +17,7 @@ from .addresses import standardise_address
 from .dates import USABLE_STATUSES as USABLE_DATE, parse_date, parse_timestamp, today_utc
 from .ethnicity import standardise_ethnicity
 from .gender import standardise_gender
-from .id_number import USABLE_STATUSES as USABLE_ID, embedded_date, gender_from_id, standardise_id_number
+from .id_number import USABLE_STATUSES as USABLE_ID, birth_date_from_prefix, embedded_date, gender_from_id, standardise_id_number
 from .marital_status import standardise_marital_status
 from .names import standardise_name
 from .phones import standardise_phone
@@ -80,6 +80,10 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
     if birth_value is None and id_birth:
         birth_value = id_birth
         repairs.append("birth_date:from_id_number")
+    elif birth_value is None and ident.status == "excel_mangled":
+        birth_value = birth_date_from_prefix(raw.get("id_number"), today)
+        if birth_value:
+            repairs.append("birth_date:from_id_number_prefix")
     elif birth_value and id_birth and birth_value != id_birth:
         flags.append("birth_date:id_number_mismatch")
     if birth.status == "excel_serial":
