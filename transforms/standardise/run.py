@@ -366,8 +366,8 @@ def _union(frames: list[DataFrame]) -> DataFrame | None:
     return reduce(DataFrame.unionByName, frames) if frames else None
 
 
-def standardise_sources(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str) -> StandardiseResult:
-    """Standardise every source's current state into the run's persons, facts and quarantine folders."""
+def _mapped_streams(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake):
+    """Every landed stream read and mapped: person rows, subject-fact rows, and the person streams with facts."""
     person_rows, subject_rows, person_fact_streams = [], [], []
     for definition in definitions:
         for stream in definition.streams:
@@ -380,26 +380,11 @@ def standardise_sources(spark: SparkSession, definitions: list[SourceDefinition]
                     person_fact_streams.append((definition.name, stream.name))
             else:
                 subject_rows.append(mapped_subject_facts(raw, definition.name, stream))
-    if not person_rows:
-        person_rows.append(_no_person_rows(spark))
+    return person_rows or [_no_person_rows(spark)], subject_rows, person_fact_streams
 
-    # Cached once each: the current state (read and deduplicated once, counted and classified from
-    # the cache), the UDF pass (classified) and the fact classification (facts).
-    persons_current = current_state(_union(person_rows)).persist()
-    classified = classify_persons(standardise_person_rows(persons_current)).persist()
-    fact_frames = [person_stream_facts(classified, person_fact_streams)]
-    fact_current = [persons_current.filter(in_streams(person_fact_streams)).select("source", "stream")]
-    facts_current = _union(subject_rows)
-    if facts_current is not None:
-        facts_current = current_state(facts_current).persist()
-        fact_frames.append(classify_subject_facts(facts_current, classified))
-        fact_current.append(facts_current.select("source", "stream"))
-    facts = _union(fact_frames).persist()
-    cached = [frame for frame in (facts, classified, facts_current, persons_current) if frame is not None]
 
-    ledger = _ledger(persons_current, classified, "persons").unionByName(_ledger(_union(fact_current), facts, "facts"))
-    counts = collect_counts(ledger)
-
+def _result(run_id: str, definitions: list[SourceDefinition], counts: dict) -> StandardiseResult:
+    """Counts for every declared stream, zero for those with nothing landed."""
     result = StandardiseResult(run_id=run_id)
     for definition in definitions:
         for stream in definition.streams:
@@ -407,7 +392,33 @@ def standardise_sources(spark: SparkSession, definitions: list[SourceDefinition]
                 result.persons.setdefault(definition.name, {})[stream.name] = counts["persons"].get(definition.name, {}).get(stream.name, Counts())
             if stream.subject or stream.facts:
                 result.facts.setdefault(definition.name, {})[stream.name] = counts["facts"].get(definition.name, {}).get(stream.name, Counts())
+    return result
+
+
+def standardise_sources(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str) -> StandardiseResult:
+    """Standardise every source's current state into the run's persons, facts and quarantine folders."""
+    person_rows, subject_rows, person_fact_streams = _mapped_streams(spark, definitions, lake)
+    cached: list[DataFrame] = []
+
+    def cache(frame: DataFrame) -> DataFrame:
+        cached.append(frame.persist())
+        return frame
+
     try:
+        # Cached once each: the current state (read and deduplicated once, then counted and
+        # classified from the cache), the UDF pass (classified) and the fact classification.
+        persons_current = cache(current_state(_union(person_rows)))
+        classified = cache(classify_persons(standardise_person_rows(persons_current)))
+        fact_frames = [person_stream_facts(classified, person_fact_streams)]
+        fact_current = [persons_current.filter(in_streams(person_fact_streams)).select("source", "stream")]
+        if subject_rows:
+            facts_current = cache(current_state(_union(subject_rows)))
+            fact_frames.append(classify_subject_facts(facts_current, classified))
+            fact_current.append(facts_current.select("source", "stream"))
+        facts = cache(_union(fact_frames))
+
+        ledger = _ledger(persons_current, classified, "persons").unionByName(_ledger(_union(fact_current), facts, "facts"))
+        result = _result(run_id, definitions, collect_counts(ledger))
         if not result.balanced:
             raise ReconciliationError("standardise lost or duplicated rows: " + "; ".join(result.unbalanced()))
         _write(result, lake, run_id, definitions, classified, facts)
