@@ -75,6 +75,9 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # Workers must run the interpreter that has cityhub and pyarrow installed.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
+        # With one shuffle partition (tests, tiny runs) adaptive execution has nothing to coalesce or
+        # split, and running each query stage as its own job makes small runs about a third slower.
+        "spark.sql.adaptive.enabled": "false" if settings.spark_shuffle_partitions == 1 else "true",
     }
 
 

@@ -23,6 +23,8 @@ def test_one_session_configured_from_settings(spark):
 def test_spark_conf_puts_everything_under_home(tmp_path):
     conf = spark_module.spark_conf(Settings(home=tmp_path, spark_shuffle_partitions=3, spark_driver_memory="3g"))
     assert conf["spark.sql.shuffle.partitions"] == "3" and conf["spark.driver.memory"] == "3g"
+    assert conf["spark.sql.adaptive.enabled"] == "true"
+    assert spark_module.spark_conf(Settings(home=tmp_path, spark_shuffle_partitions=1))["spark.sql.adaptive.enabled"] == "false"
     for key in ("spark.sql.warehouse.dir", "spark.local.dir", "spark.checkpoint.dir"):
         assert conf[key].startswith(str(tmp_path.resolve() / "spark"))
 
