@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+import logging
+
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -19,6 +21,8 @@ os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 # One small Spark driver for the whole run, whichever test builds the session first.
 os.environ.setdefault("CITYHUB_SPARK_DRIVER_MEMORY", "2g")
 os.environ.setdefault("CITYHUB_SPARK_SHUFFLE_PARTITIONS", "1")
+# py4j logs from finalisers after pytest has closed its streams; keep the end of the run clean.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 TEST_DATABASE_URL = os.environ.get("CITYHUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SMALL_CITY_RESIDENTS = 400
