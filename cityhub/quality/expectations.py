@@ -1,0 +1,277 @@
+"""The domain's own Great Expectations: ID numbers, their agreement with birth date and gender, dates, phones.
+
+Each rule is one metric provider (the row condition, for pandas, Spark and where SQL can express it,
+SQLAlchemy) and one expectation class with a prescriptive template, so it renders in Data Docs. The
+row checks call the standardisers in `transforms.standardise` (one way of doing each thing): a value
+passes when the standardiser would leave it exactly as it is and call it valid.
+
+Importing this module registers the expectations with GX; suites name them by their snake_case type
+(`expect_column_values_to_be_valid_cn_id_number`, ...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import ClassVar
+
+import pandas as pd
+from great_expectations.compatibility.sqlalchemy import sqlalchemy as sa
+from great_expectations.execution_engine import PandasExecutionEngine, SparkDFExecutionEngine, SqlAlchemyExecutionEngine
+from great_expectations.expectations.expectation import ColumnMapExpectation, ColumnPairMapExpectation
+from great_expectations.expectations.metrics.map_metric_provider import (
+    ColumnMapMetricProvider,
+    ColumnPairMapMetricProvider,
+    column_condition_partial,
+    column_pair_condition_partial,
+)
+from great_expectations.render.renderer_configuration import RendererConfiguration, RendererValueType
+from pyspark.sql import functions as F
+
+from transforms.standardise import id_number as ids
+from transforms.standardise import phones
+
+_PAIR_DOMAIN_KEYS = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if")
+
+
+# --- the row rules, in plain Python (one value or pair in, True when it is acceptable) -------------
+
+
+def is_valid_id_number(value: object) -> bool:
+    """True for a clean 18-character GB 11643 number: check character, real birth date, known region."""
+    return value is None or ids.standardise_id_number(value).status == ids.VALID
+
+
+def birth_date_matches_id(id_number: object, birth_date: object) -> bool:
+    """True when the birth date is the one embedded in the ID number (or the number carries none)."""
+    embedded = ids.birth_date_from_id(id_number)
+    return embedded is None or embedded == _as_date(birth_date)
+
+
+def gender_matches_id(id_number: object, gender: object) -> bool:
+    """True when the gender agrees with the ID number's sequence parity (or the number gives none)."""
+    from_id = ids.gender_from_id(id_number)
+    return from_id is None or from_id == gender
+
+
+def is_well_formed_phone(value: object) -> bool:
+    """True for a phone in its cleaned form: 11-digit mobile or `0AC-local` landline."""
+    if value is None:
+        return True
+    result = phones.standardise_phone(value)
+    return result.status == phones.VALID and result.phone == value
+
+
+def _as_date(value: object) -> date | None:
+    if value is None or value is pd.NaT:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+# --- vectorised forms shared by the pandas engine and Spark's pandas UDFs ---------------------------
+
+
+def _map_series(rule: Callable[[object], bool]) -> Callable[[pd.Series], pd.Series]:
+    def apply(values: pd.Series) -> pd.Series:
+        return values.map(lambda value: rule(None if pd.isna(value) else value)).astype(bool)
+
+    return apply
+
+
+def _map_pair(rule: Callable[[object, object], bool]) -> Callable[[pd.Series, pd.Series], pd.Series]:
+    def apply(first: pd.Series, second: pd.Series) -> pd.Series:
+        pairs = zip(first.tolist(), second.tolist())
+        flags = [rule(None if _missing(a) else a, None if _missing(b) else b) for a, b in pairs]
+        return pd.Series(flags, index=first.index, dtype=bool)
+
+    return apply
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _spark_udf(vectorised: Callable[..., pd.Series]):
+    # Arrow-backed pandas UDFs run the rule a batch at a time, far cheaper than a row UDF.
+    return F.pandas_udf(vectorised, "boolean")
+
+
+_valid_id_series = _map_series(is_valid_id_number)
+_phone_series = _map_series(is_well_formed_phone)
+_birth_pair = _map_pair(birth_date_matches_id)
+_gender_pair = _map_pair(gender_matches_id)
+
+
+# --- metric providers -----------------------------------------------------------------------------
+
+
+class ColumnValuesValidCnIdNumber(ColumnMapMetricProvider):
+    """Row condition: the value is a valid resident ID number (GB 11643)."""
+
+    condition_metric_name = "column_values.valid_cn_id_number"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        return _valid_id_series(column)
+
+    @column_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column, **kwargs):
+        return _spark_udf(_valid_id_series)(column)
+
+
+class ColumnValuesWellFormedCnPhone(ColumnMapMetricProvider):
+    """Row condition: the value is a phone number in its cleaned form."""
+
+    condition_metric_name = "column_values.well_formed_cn_phone"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        return _phone_series(column)
+
+    @column_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column, **kwargs):
+        return _spark_udf(_phone_series)(column)
+
+
+class ColumnValuesNotInFuture(ColumnMapMetricProvider):
+    """Row condition: the date is not after today (UTC, the session's time zone)."""
+
+    condition_metric_name = "column_values.not_in_future"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        today = pd.Timestamp.now(tz="UTC").date()
+        return column.map(lambda value: _missing(value) or (_as_date(value) or today) <= today).astype(bool)
+
+    @column_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column, **kwargs):
+        return F.to_date(column) <= F.current_date()
+
+    @column_condition_partial(engine=SqlAlchemyExecutionEngine)
+    def _sqlalchemy(cls, column, **kwargs):
+        # SQLite keeps dates as ISO text, which compares correctly with its CURRENT_DATE text.
+        return column <= sa.func.current_date()
+
+
+class ColumnPairBirthDateMatchesIdNumber(ColumnPairMapMetricProvider):
+    """Row condition: column_B (birth date) is the date embedded in column_A (ID number)."""
+
+    condition_metric_name = "column_pair_values.birth_date_matches_id_number"
+    condition_domain_keys = _PAIR_DOMAIN_KEYS
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A, column_B, **kwargs):
+        return _birth_pair(column_A, column_B)
+
+    @column_pair_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column_A, column_B, **kwargs):
+        return _spark_udf(_birth_pair)(column_A, column_B)
+
+
+class ColumnPairGenderMatchesIdNumber(ColumnPairMapMetricProvider):
+    """Row condition: column_B (gender M/F) agrees with the parity of column_A (ID number)."""
+
+    condition_metric_name = "column_pair_values.gender_matches_id_number"
+    condition_domain_keys = _PAIR_DOMAIN_KEYS
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A, column_B, **kwargs):
+        return _gender_pair(column_A, column_B)
+
+    @column_pair_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column_A, column_B, **kwargs):
+        return _spark_udf(_gender_pair)(column_A, column_B)
+
+
+# --- expectations ---------------------------------------------------------------------------------
+
+
+def _column_template(renderer_configuration: RendererConfiguration, text: str) -> RendererConfiguration:
+    renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
+    renderer_configuration.template_str = f"$column {text}"
+    return renderer_configuration
+
+
+def _pair_template(renderer_configuration: RendererConfiguration, text: str) -> RendererConfiguration:
+    renderer_configuration.add_param(name="column_A", param_type=RendererValueType.STRING)
+    renderer_configuration.add_param(name="column_B", param_type=RendererValueType.STRING)
+    renderer_configuration.template_str = text
+    return renderer_configuration
+
+
+class ExpectColumnValuesToBeValidCnIdNumber(ColumnMapExpectation):
+    """Expect every value to be a valid resident ID number: GB 11643 check character, real birth date, known (incl. historical) region."""
+
+    map_metric: ClassVar[str] = "column_values.valid_cn_id_number"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        return _column_template(
+            renderer_configuration,
+            "values must be valid resident ID numbers (GB 11643 check character, real birth date, known region code).",
+        )
+
+
+class ExpectColumnValuesToBeWellFormedCnPhone(ColumnMapExpectation):
+    """Expect every value to be a phone number in cleaned form: an 11-digit mobile or a `0AC-local` landline."""
+
+    map_metric: ClassVar[str] = "column_values.well_formed_cn_phone"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        return _column_template(
+            renderer_configuration, "values must be well-formed phone numbers (11-digit mobile or 0AC-local landline)."
+        )
+
+
+class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
+    """Expect no date to lie after today."""
+
+    map_metric: ClassVar[str] = "column_values.not_in_future"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        return _column_template(renderer_configuration, "values must not be dates in the future.")
+
+
+class ExpectColumnPairBirthDateToMatchIdNumber(ColumnPairMapExpectation):
+    """Expect the birth date (column_B) to equal the date embedded in the ID number (column_A)."""
+
+    map_metric: ClassVar[str] = "column_pair_values.birth_date_matches_id_number"
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
+    ignore_row_if: str = "either_value_is_missing"
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        return _pair_template(renderer_configuration, "$column_B must be the birth date embedded in $column_A.")
+
+
+class ExpectColumnPairGenderToMatchIdNumber(ColumnPairMapExpectation):
+    """Expect the gender (column_B, M/F) to agree with the ID number's sequence parity (column_A; odd = male)."""
+
+    map_metric: ClassVar[str] = "column_pair_values.gender_matches_id_number"
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
+    ignore_row_if: str = "either_value_is_missing"
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        return _pair_template(renderer_configuration, "$column_B must agree with the sequence digit's parity in $column_A.")
+
+
+CUSTOM_EXPECTATIONS = (
+    ExpectColumnValuesToBeValidCnIdNumber,
+    ExpectColumnValuesToBeWellFormedCnPhone,
+    ExpectColumnValuesToNotBeInTheFuture,
+    ExpectColumnPairBirthDateToMatchIdNumber,
+    ExpectColumnPairGenderToMatchIdNumber,
+)

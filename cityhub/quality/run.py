@@ -1,0 +1,173 @@
+"""Run the quality suites on a layer: a GX file context under the run's report folder, Data Docs built there.
+
+`validate_standardised` checks the canonical persons of a run on Spark; `validate_published` checks the
+shared layer's tables over SQL (SQLite or PostgreSQL). Both return a `QualityResult`: one outcome per
+expectation with its severity and unexpected count, and `blocking` when any critical rule failed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# GX reads this at import: no usage reports leave the machine.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import great_expectations as gx  # noqa: E402
+from great_expectations.checkpoint import UpdateDataDocsAction  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+from cityhub.lake import Lake  # noqa: E402
+
+from .suites import CRITICAL, PUBLISHED_DATASETS, STANDARDISED_PERSONS, load_suite  # noqa: E402
+
+DATA_DOCS_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+@dataclass(frozen=True)
+class ExpectationOutcome:
+    """How one expectation of one suite fared on one batch."""
+
+    suite: str
+    expectation: str
+    target: str
+    severity: str
+    success: bool
+    unexpected_count: int | None
+    element_count: int | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """Every expectation's outcome of a validation, and where its Data Docs are."""
+
+    outcomes: tuple[ExpectationOutcome, ...]
+    data_docs: Path | None
+
+    @property
+    def success(self) -> bool:
+        """True when every expectation passed."""
+        return all(outcome.success for outcome in self.outcomes)
+
+    @property
+    def blocking(self) -> bool:
+        """True when a critical expectation failed: the layer must not be passed on."""
+        return any(not outcome.success and outcome.severity == CRITICAL for outcome in self.outcomes)
+
+    def failures(self, severity: str | None = None) -> tuple[ExpectationOutcome, ...]:
+        """The failed outcomes, optionally of one severity only."""
+        return tuple(o for o in self.outcomes if not o.success and (severity is None or o.severity == severity))
+
+    def outcome(self, suite: str, expectation: str, target: str) -> ExpectationOutcome:
+        """The outcome of the expectation of type `expectation` on `target` in `suite`."""
+        for candidate in self.outcomes:
+            if (candidate.suite, candidate.expectation, candidate.target) == (suite, expectation, target):
+                return candidate
+        raise KeyError((suite, expectation, target))
+
+
+def quality_context(report_dir: Path) -> gx.data_context.AbstractDataContext:
+    """A GX file context rooted in `report_dir` (suites, results and Data Docs all stay in that folder)."""
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    context = gx.get_context(mode="file", project_root_dir=str(report_dir))
+    # Progress bars would fill the pipeline's logs with one line per metric.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    context.variables.save()
+    return context
+
+
+def validate_standardised(spark, lake: Lake, run_id: str, report_dir: Path) -> QualityResult:
+    """Validate the run's standardised persons on Spark with the `standardised_persons` suite."""
+    frame = spark.read.parquet(str(lake.standardised_persons(run_id)))
+    return validate_persons_frame(frame, report_dir, run_id)
+
+
+def validate_persons_frame(frame, report_dir: Path, run_id: str = "adhoc") -> QualityResult:
+    """Validate a Spark DataFrame of canonical person records with the `standardised_persons` suite."""
+    context = quality_context(report_dir)
+    source = context.data_sources.add_or_update_spark(name="standardised")
+    asset = source.add_dataframe_asset(name=STANDARDISED_PERSONS)
+    batch = asset.add_batch_definition_whole_dataframe(name="run")
+    suite = context.suites.add_or_update(load_suite(STANDARDISED_PERSONS))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=STANDARDISED_PERSONS, data=batch, suite=suite)
+    )
+    return _run_checkpoint(context, f"standardised-{run_id}", [definition], {"dataframe": frame}, Path(report_dir))
+
+
+def validate_published(url: str, report_dir: Path) -> QualityResult:
+    """Validate the shared layer's published tables at `url` (SQLite or PostgreSQL), one suite per dataset."""
+    from cityhub.sharedlayer.engine import normalise_url
+
+    context = quality_context(report_dir)
+    connection_string = normalise_url(url).render_as_string(hide_password=False)
+    source = context.data_sources.add_or_update_sql(name="shared_layer", connection_string=connection_string)
+    definitions = []
+    for dataset in PUBLISHED_DATASETS:
+        asset = source.add_table_asset(name=dataset, table_name=dataset)
+        batch = asset.add_batch_definition_whole_table(name="current")
+        suite = context.suites.add_or_update(load_suite(dataset))
+        definitions.append(
+            context.validation_definitions.add_or_update(gx.ValidationDefinition(name=dataset, data=batch, suite=suite))
+        )
+    return _run_checkpoint(context, "published", definitions, None, Path(report_dir))
+
+
+def _run_checkpoint(context, name: str, definitions: list, batch_parameters: dict | None, report_dir: Path) -> QualityResult:
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=definitions,
+            actions=[UpdateDataDocsAction(name="data_docs")],
+            result_format={"result_format": "SUMMARY"},
+        )
+    )
+    result = checkpoint.run(batch_parameters=batch_parameters)
+    outcomes = tuple(
+        _outcome(suite_result.suite_name, expectation_result)
+        for suite_result in result.run_results.values()
+        for expectation_result in suite_result.results
+    )
+    index = report_dir / DATA_DOCS_INDEX
+    return QualityResult(outcomes=outcomes, data_docs=index if index.exists() else None)
+
+
+def _outcome(suite: str, result) -> ExpectationOutcome:
+    configuration = result.expectation_config
+    details = result.result or {}
+    error = _error_message(result.exception_info)
+    unexpected = details.get("unexpected_count")
+    if unexpected is None and configuration.type == "unexpected_rows_expectation":
+        unexpected = details.get("observed_value")  # the number of rows the query returned
+    return ExpectationOutcome(
+        suite=suite,
+        expectation=configuration.type,
+        target=_target(configuration),
+        severity=(configuration.meta or {}).get("severity", CRITICAL),
+        success=bool(result.success),
+        unexpected_count=unexpected,
+        element_count=details.get("element_count"),
+        error=error,
+    )
+
+
+def _error_message(info: dict | None) -> str | None:
+    # GX reports an expectation's own error flat, a failed metric's error keyed by the metric.
+    if not info:
+        return None
+    if info.get("raised_exception"):
+        return info.get("exception_message") or "raised an exception"
+    nested = [value.get("exception_message") for value in info.values() if isinstance(value, dict)]
+    return next((message for message in nested if message), None)
+
+
+def _target(configuration) -> str:
+    kwargs = configuration.kwargs
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    return (configuration.meta or {}).get("rule") or configuration.description or configuration.type
