@@ -23,6 +23,7 @@ os.environ.setdefault("CITYHUB_SPARK_DRIVER_MEMORY", "2g")
 os.environ.setdefault("CITYHUB_SPARK_SHUFFLE_PARTITIONS", "1")
 # py4j logs from finalisers after pytest has closed its streams; keep the end of the run clean.
 logging.getLogger("py4j").setLevel(logging.WARNING)
+logging.getLogger("py4j.clientserver").setLevel(logging.WARNING)
 
 TEST_DATABASE_URL = os.environ.get("CITYHUB_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SMALL_CITY_RESIDENTS = 400
@@ -74,3 +75,8 @@ def postgres_url() -> str:
             raise RuntimeError(f"PostgreSQL at {TEST_DATABASE_URL} is required in CI: {exc}") from exc
         pytest.skip(f"PostgreSQL not reachable at {TEST_DATABASE_URL}: {exc}")
     return TEST_DATABASE_URL
+
+
+def pytest_unconfigure(config):
+    """py4j closes its sockets from finalisers after pytest closed the log streams; don't print that."""
+    logging.raiseExceptions = False
