@@ -81,6 +81,22 @@ def spark_conf(settings: Settings) -> dict[str, str]:
     }
 
 
+def splink_jars() -> list[str]:
+    """Splink's similarity UDF jar when Splink is installed (its Spark comparisons need it on the classpath)."""
+    try:
+        from splink.backends.spark import similarity_jar_location
+    except ImportError:
+        return []
+    return [similarity_jar_location()]
+
+
+def with_splink_jars(conf: dict[str, str]) -> dict[str, str]:
+    """`conf` with Splink's jar added to `spark.jars` (jars can only be added before the session starts)."""
+    jars = [jar for jar in conf.get("spark.jars", "").split(",") if jar]
+    jars += [jar for jar in splink_jars() if jar not in jars]
+    return {**conf, "spark.jars": ",".join(jars)} if jars else dict(conf)
+
+
 def _is_alive(session) -> bool:
     if session is None:
         return False
@@ -93,7 +109,8 @@ def _is_alive(session) -> bool:
 def get_spark(settings: Settings, extra_conf: dict[str, str] | None = None):
     """The process's SparkSession (built on first call from settings, then cached).
 
-    `extra_conf` only takes effect when the session is first built (e.g. `spark.jars` for Splink).
+    `extra_conf` only takes effect when the session is first built. Splink's similarity jar is always
+    on `spark.jars`, because one session serves every step (and every test) of a process.
     """
     global _SESSION
     with _LOCK:
@@ -116,7 +133,7 @@ def _build_session(settings: Settings, extra_conf: dict[str, str]):
     require_java()
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
-    conf = {**spark_conf(settings), **extra_conf}
+    conf = with_splink_jars({**spark_conf(settings), **extra_conf})
     for folder in ("warehouse", "local", "checkpoints", "derby"):
         (settings.home_dir / "spark" / folder).mkdir(parents=True, exist_ok=True)
     builder = SparkSession.builder.master(settings.spark_master)
