@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MISSING
+from .text import compact, standardiser
 
 COUNTY = "county"
 CITY = "city"
 PROVINCE = "province"
 UNMATCHED = "unmatched"
-MISSING = "missing"
 STATUSES = (COUNTY, CITY, PROVINCE, UNMATCHED, MISSING)
 
 _PLACEHOLDER_NAMES = {"市辖区", "县", "市区", "省直辖县级行政区划", "自治区直辖县级行政区划", "自治区直辖县级行政单位"}
@@ -165,20 +165,15 @@ def parse_admin_code(text: str) -> tuple[str | None, int]:
 
 def normalise_address(text: str) -> str:
     """Half-width, no whitespace or invisible characters."""
-    return remove_whitespace(fold_width(drop_junk(text)))
+    return compact(text)
 
 
-def standardise_address(raw: object) -> AddressResult:
+@standardiser(missing=AddressResult(None, None, None, MISSING), on_error=AddressResult(None, None, None, UNMATCHED))
+def standardise_address(text: str) -> AddressResult:
     """Split one address into a division code and the detail after it; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return AddressResult(None, None, None, MISSING)
-    try:
-        address = normalise_address(text)
-        code, pos = parse_admin_code(address)
-        detail = address[pos:] or None
-        if code is None:
-            return AddressResult(address, None, detail, UNMATCHED)
-        return AddressResult(address, code, detail, _level(code))
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return AddressResult(None, None, None, UNMATCHED)
+    address = normalise_address(text)
+    code, pos = parse_admin_code(address)
+    detail = address[pos:] or None
+    if code is None:
+        return AddressResult(address, None, detail, UNMATCHED)
+    return AddressResult(address, code, detail, _level(code))

@@ -15,12 +15,10 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MALFORMED, MISSING, VALID
+from .text import drop_junk, fold_width, remove_whitespace, standardiser
 
-VALID = "valid"
 EXCEL_SERIAL = "excel_serial"
-MISSING = "missing"
-MALFORMED = "malformed"
 IMPOSSIBLE = "impossible"
 OUT_OF_RANGE = "out_of_range"
 STATUSES = (VALID, EXCEL_SERIAL, MISSING, MALFORMED, IMPOSSIBLE, OUT_OF_RANGE)
@@ -76,15 +74,10 @@ def _from_excel_serial(whole: int, latest: date | None) -> DateResult:
     return DateResult(value, EXCEL_SERIAL)
 
 
-def parse_date(raw: object, latest: date | None = None, excel_serials: bool = True) -> DateResult:
+@standardiser(missing=DateResult(None, MISSING), on_error=DateResult(None, MALFORMED))
+def parse_date(text: str, latest: date | None = None, excel_serials: bool = True) -> DateResult:
     """Parse one date; `latest` rejects later days (e.g. today for birth dates); never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return DateResult(None, MISSING)
-    try:
-        return _parse_date(text, latest, excel_serials)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return DateResult(None, MALFORMED)
+    return _parse_date(text, latest, excel_serials)
 
 
 def _parse_date(text: str, latest: date | None, excel_serials: bool) -> DateResult:
@@ -123,22 +116,17 @@ def _timestamp_from_match(match: re.Match) -> TimestampResult:
     return TimestampResult(value, VALID)
 
 
-def parse_timestamp(raw: object) -> TimestampResult:
+@standardiser(missing=TimestampResult(None, MISSING), on_error=TimestampResult(None, MALFORMED))
+def parse_timestamp(text: str) -> TimestampResult:
     """Parse a timestamp (or a bare date, taken as its midnight) to naive UTC; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return TimestampResult(None, MISSING)
-    try:
-        normalised = _normalise(text)
-        match = _TIMESTAMP.match(normalised)
-        if match:
-            return _timestamp_from_match(match)
-        day = _parse_date(normalised, None, excel_serials=False)
-        if day.value is None:
-            return TimestampResult(None, day.status)
-        return TimestampResult(datetime(day.value.year, day.value.month, day.value.day), day.status)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return TimestampResult(None, MALFORMED)
+    normalised = _normalise(text)
+    match = _TIMESTAMP.match(normalised)
+    if match:
+        return _timestamp_from_match(match)
+    day = _parse_date(normalised, None, excel_serials=False)
+    if day.value is None:
+        return TimestampResult(None, day.status)
+    return TimestampResult(datetime(day.value.year, day.value.month, day.value.day), day.status)
 
 
 def today_utc() -> date:

@@ -9,12 +9,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MISSING, REPAIRED, UNRECOGNISED, VALID
+from .text import compact, standardiser
 
-VALID = "valid"
-REPAIRED = "repaired"
-UNRECOGNISED = "unrecognised"
-MISSING = "missing"
 STATUSES = (VALID, REPAIRED, UNRECOGNISED, MISSING)
 
 # GB 3304-1991 order: the position is the 2-digit code.
@@ -42,16 +39,11 @@ def _lookup() -> dict[str, str]:
     return table
 
 
-def standardise_ethnicity(raw: object) -> EthnicityResult:
+@standardiser(missing=EthnicityResult(None, MISSING), on_error=EthnicityResult(None, UNRECOGNISED))
+def standardise_ethnicity(text: str) -> EthnicityResult:
     """Read one ethnicity value; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return EthnicityResult(None, MISSING)
-    try:
-        cleaned = remove_whitespace(fold_width(drop_junk(text)))
-        name = _lookup().get(cleaned)
-        if name is None:
-            return EthnicityResult(cleaned, UNRECOGNISED)
-        return EthnicityResult(name, VALID if name == cleaned else REPAIRED)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return EthnicityResult(None, UNRECOGNISED)
+    cleaned = compact(text)
+    name = _lookup().get(cleaned)
+    if name is None:
+        return EthnicityResult(cleaned, UNRECOGNISED)
+    return EthnicityResult(name, VALID if name == cleaned else REPAIRED)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 from typing import Mapping, NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MALFORMED, MISSING, UNKNOWN, VALID, read_code
+from .text import compact, remove_whitespace, standardiser
 
-VALID = "valid"
-UNKNOWN = "unknown"
-MISSING = "missing"
-MALFORMED = "malformed"
 STATUSES = (VALID, UNKNOWN, MISSING, MALFORMED)
 
 _MEANINGS: dict[str, str | None] = {
@@ -31,19 +28,11 @@ class GenderResult(NamedTuple):
     status: str
 
 
-def standardise_gender(raw: object, codes: Mapping[str, str] | None = None) -> GenderResult:
+@standardiser(missing=GenderResult(None, MISSING), on_error=GenderResult(None, MALFORMED))
+def standardise_gender(text: str, codes: Mapping[str, str] | None = None) -> GenderResult:
     """Read one gender value, first through the mapping's code table if it has one; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return GenderResult(None, MISSING)
-    try:
-        key = remove_whitespace(fold_width(drop_junk(text)))
-        if codes and key in codes:
-            key = remove_whitespace(str(codes[key]))
-        key = key.lower().removesuffix(".0")  # a code read from a spreadsheet as 1.0
-        if key not in _MEANINGS:
-            return GenderResult(None, MALFORMED)
-        meaning = _MEANINGS[key]
-        return GenderResult(meaning, VALID if meaning else UNKNOWN)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return GenderResult(None, MALFORMED)
+    key = compact(text)
+    if codes and key in codes:
+        key = remove_whitespace(str(codes[key]))
+    key = key.lower().removesuffix(".0")  # a code read from a spreadsheet as 1.0
+    return GenderResult(*read_code(key, _MEANINGS, MALFORMED))

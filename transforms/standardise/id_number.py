@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timezone
-from functools import lru_cache
+from functools import lru_cache, partial
+from operator import methodcaller
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MALFORMED, MISSING, REPAIRED, VALID
+from .text import Repairs, as_text, drop_junk, fold_width, remove_whitespace, standardiser
 
-VALID = "valid"
 UPGRADED_15 = "upgraded_15"
-REPAIRED = "repaired"
 BAD_CHECKSUM = "bad_checksum"
 BAD_DATE = "bad_date"
 BAD_REGION = "bad_region"
-MALFORMED = "malformed"
-MISSING = "missing"
 EXCEL_MANGLED = "excel_mangled"
 
 STATUSES = (VALID, UPGRADED_15, REPAIRED, BAD_CHECKSUM, BAD_DATE, BAD_REGION, MALFORMED, MISSING, EXCEL_MANGLED)
@@ -110,23 +108,22 @@ def embedded_date(id18: str, today: date | None = None) -> date | None:
     return born
 
 
-def _clean_cosmetics(text: str) -> tuple[str, list[str]]:
-    repairs: list[str] = []
+def _drop_separators(text: str) -> str:
+    if _SCIENTIFIC.match(text) or _FLOAT_TAIL.match(text):
+        return text  # the dot in `1.10101E+17` or `…0011.0` is what later shows a spreadsheet mangled it
+    return _SEPARATORS.sub("", text)
 
-    def step(new: str, code: str) -> None:
-        nonlocal text
-        if new != text:
-            repairs.append(code)
-            text = new
 
-    step(drop_junk(text), "invisible_characters")
-    step(fold_width(text), "full_width")
-    step(remove_whitespace(text), "whitespace")
-    step(text.strip(_QUOTES), "quotes")
-    step(_SEPARATORS.sub("", text) if not _SCIENTIFIC.match(text) and not _FLOAT_TAIL.match(text) else text, "separators")
+def _clean_cosmetics(text: str) -> Repairs:
+    cleaned = Repairs(text)
+    cleaned.apply(drop_junk, "invisible_characters")
+    cleaned.apply(fold_width, "full_width")
+    cleaned.apply(remove_whitespace, "whitespace")
+    cleaned.apply(methodcaller("strip", _QUOTES), "quotes")
+    cleaned.apply(_drop_separators, "separators")
     for variant, code in _X_VARIANTS.items():
-        step(text.replace(variant, "X"), code)
-    return text, repairs
+        cleaned.apply(methodcaller("replace", variant, "X"), code)
+    return cleaned
 
 
 def _looks_excel_mangled(text: str) -> bool:
@@ -136,36 +133,25 @@ def _looks_excel_mangled(text: str) -> bool:
     return len(text) == 18 and text.endswith("000") and text.isdigit() and not has_valid_checksum(text)
 
 
-def standardise_id_number(raw: object, today: date | None = None) -> IdNumberResult:
+@standardiser(missing=IdNumberResult(None, MISSING), on_error=IdNumberResult(None, MALFORMED, ("unexpected_error",)))
+def standardise_id_number(text: str, today: date | None = None) -> IdNumberResult:
     """Clean and validate one ID number; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return IdNumberResult(None, MISSING)
-    try:
-        return _standardise(text, today)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return IdNumberResult(None, MALFORMED, ("unexpected_error",))
-
-
-def _standardise(text: str, today: date | None) -> IdNumberResult:
-    cleaned, repairs = _clean_cosmetics(text)
-    float_tail = _FLOAT_TAIL.match(cleaned)
-    if float_tail:
-        cleaned = float_tail.group(1)
-        repairs.append("float_suffix")
-    if _looks_excel_mangled(cleaned):
+    cleaned = _clean_cosmetics(text)
+    cleaned.apply(partial(_FLOAT_TAIL.sub, r"\1"), "float_suffix")  # the number went through a spreadsheet
+    text, repairs = cleaned.text, cleaned.codes
+    if _looks_excel_mangled(text):
         return IdNumberResult(None, EXCEL_MANGLED, tuple(repairs))
-    if _ID15.match(cleaned):
-        return _standardise_15(cleaned, repairs, today)
-    if not _ID18.match(cleaned):
+    if _ID15.match(text):
+        return _standardise_15(text, repairs, today)
+    if not _ID18.match(text):
         return IdNumberResult(None, MALFORMED, tuple(repairs))
-    if not has_valid_checksum(cleaned):
+    if not has_valid_checksum(text):
         return IdNumberResult(None, BAD_CHECKSUM, tuple(repairs))
-    if embedded_date(cleaned, today) is None:
+    if embedded_date(text, today) is None:
         return IdNumberResult(None, BAD_DATE, tuple(repairs))
-    if not region_is_known(cleaned):
+    if not region_is_known(text):
         return IdNumberResult(None, BAD_REGION, tuple(repairs))
-    return IdNumberResult(cleaned, REPAIRED if repairs else VALID, tuple(repairs))
+    return IdNumberResult(text, REPAIRED if repairs else VALID, tuple(repairs))
 
 
 def _standardise_15(id15: str, repairs: list[str], today: date | None) -> IdNumberResult:
@@ -177,17 +163,12 @@ def _standardise_15(id15: str, repairs: list[str], today: date | None) -> IdNumb
     return IdNumberResult(upgraded, UPGRADED_15, (*repairs, "upgraded_15"))
 
 
-def surviving_prefix(value: object) -> str | None:
+@standardiser(missing=None, on_error=None)
+def surviving_prefix(text: str) -> str | None:
     """The leading digits an Excel-mangled number still holds correctly (15 for a `000` tail), else None."""
-    text = as_text(value)
-    if is_blank(text):
-        return None
-    try:
-        cleaned, _ = _clean_cosmetics(text)
-        if _looks_excel_mangled(cleaned) and not _SCIENTIFIC.match(cleaned):
-            return cleaned[:15]
-    except Exception:  # noqa: BLE001 - a helper of the standardiser must not raise either
-        return None
+    cleaned = _clean_cosmetics(text).text
+    if _looks_excel_mangled(cleaned) and not _SCIENTIFIC.match(cleaned):
+        return cleaned[:15]
     return None
 
 

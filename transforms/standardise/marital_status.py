@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MISSING, UNKNOWN, UNRECOGNISED, VALID, read_code
+from .text import compact, standardiser
 
-VALID = "valid"
-UNKNOWN = "unknown"
-UNRECOGNISED = "unrecognised"
-MISSING = "missing"
 STATUSES = (VALID, UNKNOWN, UNRECOGNISED, MISSING)
 VALUES = ("unmarried", "married", "widowed", "divorced")
 
@@ -36,16 +33,7 @@ class MaritalStatusResult(NamedTuple):
     status: str
 
 
-def standardise_marital_status(raw: object) -> MaritalStatusResult:
+@standardiser(missing=MaritalStatusResult(None, MISSING), on_error=MaritalStatusResult(None, UNRECOGNISED))
+def standardise_marital_status(text: str) -> MaritalStatusResult:
     """Read one marital status value; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return MaritalStatusResult(None, MISSING)
-    try:
-        key = remove_whitespace(fold_width(drop_junk(text))).lower()
-        if key not in _MEANINGS:
-            return MaritalStatusResult(None, UNRECOGNISED)
-        meaning = _MEANINGS[key]
-        return MaritalStatusResult(meaning, VALID if meaning else UNKNOWN)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return MaritalStatusResult(None, UNRECOGNISED)
+    return MaritalStatusResult(*read_code(compact(text).lower(), _MEANINGS, UNRECOGNISED))

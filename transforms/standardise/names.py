@@ -14,12 +14,9 @@ import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MALFORMED, MISSING, REPAIRED, VALID
+from .text import Repairs, drop_junk, fold_width, remove_whitespace, standardiser
 
-VALID = "valid"
-REPAIRED = "repaired"
-MISSING = "missing"
-MALFORMED = "malformed"
 STATUSES = (VALID, REPAIRED, MISSING, MALFORMED)
 
 MIDDLE_DOT = "·"
@@ -83,22 +80,19 @@ def _is_letter(ch: str) -> bool:
     return unicodedata.category(ch).startswith("L")
 
 
+def _unify_middle_dots(text: str) -> str:
+    return _DOT_VARIANTS.sub(MIDDLE_DOT, text).strip(MIDDLE_DOT)
+
+
 def clean_name(text: str) -> tuple[str, list[str]]:
     """Simplified, half-width, no whitespace, middle dots unified; returns the text and repair codes."""
-    repairs: list[str] = []
-
-    def step(new: str, code: str) -> None:
-        nonlocal text
-        if new != text:
-            repairs.append(code)
-            text = new
-
-    step(drop_junk(text), "invisible_characters")
-    step(fold_width(text), "full_width")
-    step(remove_whitespace(text), "whitespace")
-    step(to_simplified(text), "traditional_to_simplified")
-    step(_DOT_VARIANTS.sub(MIDDLE_DOT, text).strip(MIDDLE_DOT), "middle_dot")
-    return text, repairs
+    cleaned = Repairs(text)
+    cleaned.apply(drop_junk, "invisible_characters")
+    cleaned.apply(fold_width, "full_width")
+    cleaned.apply(remove_whitespace, "whitespace")
+    cleaned.apply(to_simplified, "traditional_to_simplified")
+    cleaned.apply(_unify_middle_dots, "middle_dot")
+    return cleaned.text, cleaned.codes
 
 
 def _syllables(name: str) -> list[str]:
@@ -128,18 +122,9 @@ def name_pinyin(name: str) -> tuple[str | None, str | None]:
     return " ".join(syllables), "".join(s[0] for s in syllables)
 
 
-def standardise_name(raw: object) -> NameResult:
+@standardiser(missing=NameResult(None, MISSING), on_error=NameResult(None, MALFORMED, repairs=("unexpected_error",)))
+def standardise_name(text: str) -> NameResult:
     """Clean one personal name and romanise it; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return NameResult(None, MISSING)
-    try:
-        return _standardise(text)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return NameResult(None, MALFORMED, repairs=("unexpected_error",))
-
-
-def _standardise(text: str) -> NameResult:
     cleaned, repairs = clean_name(text)
     if cleaned.lower() in _PLACEHOLDERS:
         return NameResult(None, MISSING, repairs=(*repairs, "placeholder"))

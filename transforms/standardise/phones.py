@@ -9,14 +9,13 @@ number: the area it belongs to is unknown), `missing`, `malformed`.
 from __future__ import annotations
 
 import re
+from functools import partial
 from typing import NamedTuple
 
-from .text import as_text, drop_junk, fold_width, is_blank, remove_whitespace
+from .status import MALFORMED, MISSING, VALID
+from .text import Repairs, drop_junk, fold_width, remove_whitespace, standardiser
 
-VALID = "valid"
 NO_AREA_CODE = "no_area_code"
-MISSING = "missing"
-MALFORMED = "malformed"
 STATUSES = (VALID, NO_AREA_CODE, MISSING, MALFORMED)
 
 MOBILE = "mobile"
@@ -41,33 +40,18 @@ class PhoneResult(NamedTuple):
     repairs: tuple[str, ...] = ()
 
 
-def standardise_phone(raw: object) -> PhoneResult:
+@standardiser(missing=PhoneResult(None, MISSING), on_error=PhoneResult(None, MALFORMED, repairs=("unexpected_error",)))
+def standardise_phone(text: str) -> PhoneResult:
     """Clean one phone number; never raises."""
-    text = as_text(raw)
-    if is_blank(text):
-        return PhoneResult(None, MISSING)
-    try:
-        return _standardise(text)
-    except Exception:  # noqa: BLE001 - a standardiser must never stop the pipeline
-        return PhoneResult(None, MALFORMED, repairs=("unexpected_error",))
-
-
-def _standardise(text: str) -> PhoneResult:
-    repairs: list[str] = []
-
-    def step(new: str, code: str) -> None:
-        nonlocal text
-        if new != text:
-            repairs.append(code)
-            text = new
-
-    step(fold_width(drop_junk(text)), "full_width")
-    step(remove_whitespace(text), "whitespace")
-    step(_EXTENSION.sub("", text), "extension")
-    step(_FLOAT_TAIL.sub("", text), "float_suffix")  # a number that went through a spreadsheet
-    step(_SEPARATORS.sub("", text), "separators")
-    had_country_code = bool(_COUNTRY.match(text))
-    step(_COUNTRY.sub("", text), "country_code")
+    cleaned = Repairs(text)
+    cleaned.apply(lambda raw: fold_width(drop_junk(raw)), "full_width")
+    cleaned.apply(remove_whitespace, "whitespace")
+    cleaned.apply(partial(_EXTENSION.sub, ""), "extension")
+    cleaned.apply(partial(_FLOAT_TAIL.sub, ""), "float_suffix")  # a number that went through a spreadsheet
+    cleaned.apply(partial(_SEPARATORS.sub, ""), "separators")
+    had_country_code = bool(_COUNTRY.match(cleaned.text))
+    cleaned.apply(partial(_COUNTRY.sub, ""), "country_code")
+    text, repairs = cleaned.text, cleaned.codes
     if had_country_code and not _MOBILE.match(text) and _LANDLINE.match("0" + text):
         text = "0" + text  # dialled from abroad, a landline's area code loses its trunk 0
     if _MOBILE.match(text):
