@@ -21,6 +21,7 @@ from .id_number import USABLE_STATUSES as USABLE_ID, birth_date_from_prefix, emb
 from .marital_status import standardise_marital_status
 from .names import standardise_name
 from .phones import standardise_phone
+from .status import MISSING, REPAIRED, VALID
 
 RAW_FIELDS = (
     "id_number", "name", "gender", "birth_date", "phone", "address",
@@ -38,7 +39,7 @@ PERSON_FIELDS: tuple[tuple[str, str], ...] = (
 )
 PERSON_COLUMNS = tuple(name for name, _ in PERSON_FIELDS)
 
-_QUIET_STATUSES = {"valid", "missing"}
+_QUIET_STATUSES = {VALID, MISSING}
 
 
 def _note(notes: list[str], field: str, codes: Iterable[str]) -> None:
@@ -61,7 +62,7 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
 
     name = standardise_name(raw.get("name"))
     _note(repairs, "name", name.repairs)
-    flag("name", "valid" if name.status == "repaired" else name.status)
+    flag("name", VALID if name.status == REPAIRED else name.status)
 
     gender = standardise_gender(raw.get("gender"))
     flag("gender", gender.status)
@@ -74,7 +75,7 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
         flags.append("gender:id_number_mismatch")
 
     birth = parse_date(raw.get("birth_date"), latest=today)
-    flag("birth_date", birth.status if birth.status not in USABLE_DATE else "valid")
+    flag("birth_date", birth.status if birth.status not in USABLE_DATE else VALID)
     birth_value = birth.value
     id_birth = embedded_date(usable_id, today) if usable_id else None
     if birth_value is None and id_birth:
@@ -98,20 +99,20 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
         flag("address", address.status)
 
     ethnicity = standardise_ethnicity(raw.get("ethnicity"))
-    flag("ethnicity", ethnicity.status if ethnicity.status != "repaired" else "valid")
-    if ethnicity.status == "repaired":
+    flag("ethnicity", ethnicity.status if ethnicity.status != REPAIRED else VALID)
+    if ethnicity.status == REPAIRED:
         repairs.append("ethnicity:expanded")
 
     marital = standardise_marital_status(raw.get("marital_status"))
     flag("marital_status", marital.status)
 
     death = parse_date(raw.get("death_date"), latest=today)
-    flag("death_date", death.status if death.status not in USABLE_DATE else "valid")
+    flag("death_date", death.status if death.status not in USABLE_DATE else VALID)
     if birth_value and death.value and death.value < birth_value:
         flags.append("death_date:before_birth")
 
     updated = parse_timestamp(raw.get("source_updated_at"))
-    flag("source_updated_at", updated.status if updated.status not in USABLE_DATE else "valid")
+    flag("source_updated_at", updated.status if updated.status not in USABLE_DATE else VALID)
 
     return {
         "id_number": usable_id, "id_status": ident.status,

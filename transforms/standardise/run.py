@@ -23,7 +23,6 @@ from .person import PERSON_COLUMNS, RAW_FIELDS
 from .udfs import standardise_person_struct
 
 PROVENANCE = ("_source", "_stream", "_source_record_id", "_batch_id", "_extracted_at", "_record_hash")
-USABLE_ID_STATUSES = ("valid", "upgraded_15", "repaired")
 
 PERSON_OUTPUT = (
     "record_key", "source", "stream", "source_record_id", "batch_id", "source_updated_at",
