@@ -17,10 +17,11 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from transforms.standardise.id_number import USABLE_STATUSES
+
 from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
 
 ID_NUMBER, NAME_BIRTH_DATE, SINGLETON = "id_number", "name_birth_date", "singleton"
-USABLE_ID_STATUSES = ("valid", "upgraded_15", "repaired")
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability")
 
 # How sure each rule is: deterministic rules, so fixed values that order them.
@@ -42,7 +43,7 @@ def usable_id() -> Column:
     doubtful = F.lit(False)
     for flag in ID_DOUBT_FLAGS:
         doubtful = doubtful | has_flag(flag)
-    return F.col("id_number").isNotNull() & F.col("id_status").isin(*USABLE_ID_STATUSES) & ~doubtful
+    return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES)) & ~doubtful
 
 
 def unique_anchor(key: str, anchor: Column) -> Column:
