@@ -25,6 +25,8 @@ from great_expectations.expectations.metrics.map_metric_provider import (
     column_condition_partial,
     column_pair_condition_partial,
 )
+from great_expectations.render import LegacyRendererType, RenderedStringTemplateContent
+from great_expectations.render.renderer.renderer import renderer
 from great_expectations.render.renderer_configuration import RendererConfiguration, RendererValueType
 from pyspark.sql import functions as F
 
@@ -193,79 +195,76 @@ class ColumnPairGenderMatchesIdNumber(ColumnPairMapMetricProvider):
 # --- expectations ---------------------------------------------------------------------------------
 
 
-def _column_template(renderer_configuration: RendererConfiguration, text: str) -> RendererConfiguration:
-    renderer_configuration.add_param(name="column", param_type=RendererValueType.STRING)
-    renderer_configuration.template_str = f"$column {text}"
-    return renderer_configuration
+class _RenderedFromTemplate:
+    """Render an expectation in Data Docs (legacy HTML and atomic) from its `template` sentence."""
+
+    template: ClassVar[str] = ""
+    template_params: ClassVar[tuple[str, ...]] = ("column",)
+
+    @classmethod
+    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
+        for name in cls.template_params:
+            renderer_configuration.add_param(name=name, param_type=RendererValueType.STRING)
+        renderer_configuration.template_str = cls.template
+        return renderer_configuration
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
+        configuration = configuration or (result.expectation_config if result is not None else None)
+        kwargs_ = configuration.kwargs if configuration is not None else {}
+        params = {name: kwargs_.get(name) for name in cls.template_params}
+        styling = (runtime_configuration or {}).get("styling")
+        return [
+            RenderedStringTemplateContent(
+                content_block_type="string_template",
+                string_template={"template": cls.template, "params": params, "styling": styling},
+            )
+        ]
 
 
-def _pair_template(renderer_configuration: RendererConfiguration, text: str) -> RendererConfiguration:
-    renderer_configuration.add_param(name="column_A", param_type=RendererValueType.STRING)
-    renderer_configuration.add_param(name="column_B", param_type=RendererValueType.STRING)
-    renderer_configuration.template_str = text
-    return renderer_configuration
-
-
-class ExpectColumnValuesToBeValidCnIdNumber(ColumnMapExpectation):
+class ExpectColumnValuesToBeValidCnIdNumber(_RenderedFromTemplate, ColumnMapExpectation):
     """Expect every value to be a valid resident ID number: GB 11643 check character, real birth date, known (incl. historical) region."""
 
     map_metric: ClassVar[str] = "column_values.valid_cn_id_number"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
-
-    @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
-        return _column_template(
-            renderer_configuration,
-            "values must be valid resident ID numbers (GB 11643 check character, real birth date, known region code).",
-        )
+    template: ClassVar[str] = "$column values must be valid resident ID numbers (GB 11643 check character, real birth date, known region code)."
 
 
-class ExpectColumnValuesToBeWellFormedCnPhone(ColumnMapExpectation):
+class ExpectColumnValuesToBeWellFormedCnPhone(_RenderedFromTemplate, ColumnMapExpectation):
     """Expect every value to be a phone number in cleaned form: an 11-digit mobile or a `0AC-local` landline."""
 
     map_metric: ClassVar[str] = "column_values.well_formed_cn_phone"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
-
-    @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
-        return _column_template(
-            renderer_configuration, "values must be well-formed phone numbers (11-digit mobile or 0AC-local landline)."
-        )
+    template: ClassVar[str] = "$column values must be well-formed phone numbers (11-digit mobile or 0AC-local landline)."
 
 
-class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
+class ExpectColumnValuesToNotBeInTheFuture(_RenderedFromTemplate, ColumnMapExpectation):
     """Expect no date to lie after today."""
 
     map_metric: ClassVar[str] = "column_values.not_in_future"
     success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
-
-    @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
-        return _column_template(renderer_configuration, "values must not be dates in the future.")
+    template: ClassVar[str] = "$column values must not be dates in the future."
 
 
-class ExpectColumnPairBirthDateToMatchIdNumber(ColumnPairMapExpectation):
+class ExpectColumnPairBirthDateToMatchIdNumber(_RenderedFromTemplate, ColumnPairMapExpectation):
     """Expect the birth date (column_B) to equal the date embedded in the ID number (column_A)."""
 
     map_metric: ClassVar[str] = "column_pair_values.birth_date_matches_id_number"
     success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
     ignore_row_if: str = "either_value_is_missing"
-
-    @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
-        return _pair_template(renderer_configuration, "$column_B must be the birth date embedded in $column_A.")
+    template: ClassVar[str] = "$column_B must be the birth date embedded in $column_A."
+    template_params: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
 
 
-class ExpectColumnPairGenderToMatchIdNumber(ColumnPairMapExpectation):
+class ExpectColumnPairGenderToMatchIdNumber(_RenderedFromTemplate, ColumnPairMapExpectation):
     """Expect the gender (column_B, M/F) to agree with the ID number's sequence parity (column_A; odd = male)."""
 
     map_metric: ClassVar[str] = "column_pair_values.gender_matches_id_number"
     success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
     ignore_row_if: str = "either_value_is_missing"
-
-    @classmethod
-    def _prescriptive_template(cls, renderer_configuration: RendererConfiguration) -> RendererConfiguration:
-        return _pair_template(renderer_configuration, "$column_B must agree with the sequence digit's parity in $column_A.")
+    template: ClassVar[str] = "$column_B must agree with the sequence digit's parity in $column_A."
+    template_params: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
 
 
 CUSTOM_EXPECTATIONS = (

@@ -81,8 +81,12 @@ def quality_context(report_dir: Path) -> gx.data_context.AbstractDataContext:
 
 def validate_standardised(spark, lake: Lake, run_id: str, report_dir: Path) -> QualityResult:
     """Validate the run's standardised persons on Spark with the `standardised_persons` suite."""
-    frame = spark.read.parquet(str(lake.standardised_persons(run_id)))
-    return validate_persons_frame(frame, report_dir, run_id)
+    # GX makes a Spark job per metric; caching spares a Parquet scan (and UDF inputs) for each of them.
+    frame = spark.read.parquet(str(lake.standardised_persons(run_id))).cache()
+    try:
+        return validate_persons_frame(frame, report_dir, run_id)
+    finally:
+        frame.unpersist()
 
 
 def validate_persons_frame(frame, report_dir: Path, run_id: str = "adhoc") -> QualityResult:
@@ -103,8 +107,7 @@ def validate_published(url: str, report_dir: Path) -> QualityResult:
     from cityhub.sharedlayer.engine import normalise_url
 
     context = quality_context(report_dir)
-    connection_string = normalise_url(url).render_as_string(hide_password=False)
-    source = context.data_sources.add_or_update_sql(name="shared_layer", connection_string=connection_string)
+    source = _sql_source(context, normalise_url(url))
     definitions = []
     for dataset in PUBLISHED_DATASETS:
         asset = source.add_table_asset(name=dataset, table_name=dataset)
@@ -114,6 +117,17 @@ def validate_published(url: str, report_dir: Path) -> QualityResult:
             context.validation_definitions.add_or_update(gx.ValidationDefinition(name=dataset, data=batch, suite=suite))
         )
     return _run_checkpoint(context, "published", definitions, None, Path(report_dir))
+
+
+def _sql_source(context, url):
+    # The dialect's own GX source (SQLite, PostgreSQL) knows its types; other databases get the generic one.
+    connection_string = url.render_as_string(hide_password=False)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return context.data_sources.add_or_update_sqlite(name="shared_layer", connection_string=connection_string)
+    if backend == "postgresql":
+        return context.data_sources.add_or_update_postgres(name="shared_layer", connection_string=connection_string)
+    return context.data_sources.add_or_update_sql(name="shared_layer", connection_string=connection_string)
 
 
 def _run_checkpoint(context, name: str, definitions: list, batch_parameters: dict | None, report_dir: Path) -> QualityResult:
