@@ -1,0 +1,253 @@
+"""Resolution benchmark: cityhub's standardise + resolve against a plain Splink 5 pipeline on one simulated city.
+
+    .venv/bin/python -m benchmarks.resolution.run --residents 10000 --noise default --repeats 3
+
+Generates the city, serves its four department systems, extracts every source once, then times
+each stage `--repeats` times (medians reported) with the peak resident memory of this process and
+its children (the Spark JVM), and scores both pipelines against the simulator's ground truth.
+Results go to `benchmarks/results/<name>.json` and `<name>.md`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib.metadata import version
+from pathlib import Path
+from typing import Callable, Iterator
+
+import psutil
+
+RESULTS_DIR = Path(__file__).resolve().parent.parent / "results"
+HUB_SECRET = "benchmark-hub-secret"
+
+
+class PeakMemory:
+    """Peak RSS of this process plus all its children, sampled in a background thread."""
+
+    def __init__(self, interval: float = 0.2):
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @staticmethod
+    def current() -> int:
+        """RSS in bytes of this process and its live descendants."""
+        process = psutil.Process(os.getpid())
+        total = process.memory_info().rss
+        for child in process.children(recursive=True):
+            try:
+                total += child.memory_info().rss
+            except psutil.Error:
+                continue  # a worker that exited between listing and reading
+        return total
+
+    def _sample(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> "PeakMemory":
+        self.peak = self.current()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+@dataclass
+class StageTiming:
+    """Wall times and peak memory of one stage over its repeats."""
+
+    seconds: list[float] = field(default_factory=list)
+    peak_rss_bytes: list[int] = field(default_factory=list)
+
+    def to_dict(self, records: int) -> dict:
+        """Medians, all runs, and records per second at the median."""
+        median = statistics.median(self.seconds)
+        return {
+            "median_seconds": round(median, 3), "runs_seconds": [round(s, 3) for s in self.seconds],
+            "peak_rss_mb": round(max(self.peak_rss_bytes) / 2**20, 1), "records_per_second": round(records / median, 1) if median else None,
+        }
+
+
+def timed(timing: StageTiming, action: Callable[[], object]) -> object:
+    """Run `action`, recording its wall time and peak memory in `timing`."""
+    with PeakMemory() as memory:
+        start = time.perf_counter()
+        result = action()
+        timing.seconds.append(time.perf_counter() - start)
+    timing.peak_rss_bytes.append(memory.peak)
+    return result
+
+
+@contextmanager
+def department_env(city_dir: Path) -> Iterator[None]:
+    """The city's department systems served, with their connection settings in the environment."""
+    from simulators.runtime import CitySystems
+
+    with CitySystems(city_dir) as systems:
+        saved = {name: os.environ.get(name) for name in systems.env}
+        os.environ.update(systems.env)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def machine_facts(spark) -> dict:
+    """Cores, memory, Spark master and library versions of this run."""
+    return {
+        "cores": os.cpu_count(), "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "platform": platform.platform(), "python": platform.python_version(),
+        "spark_master": spark.sparkContext.master, "spark": spark.version,
+        "spark_driver_memory": spark.conf.get("spark.driver.memory", None),
+        "shuffle_partitions": spark.conf.get("spark.sql.shuffle.partitions"),
+        "splink": version("splink"), "pandas": version("pandas"),
+    }
+
+
+def xref_clusters(lake, run_id: str) -> dict[str, str]:
+    """record_key → resident_id from cityhub's resolved xref."""
+    import pandas as pd
+
+    xref = pd.read_parquet(lake.resolved(run_id, "resident_xref"), columns=["record_key", "resident_id"])
+    return dict(zip(xref["record_key"], xref["resident_id"]))
+
+
+def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir: Path,
+                  driver_memory: str, shuffle_partitions: int) -> dict:
+    """Generate, extract, then time and score both pipelines; return the results as plain data."""
+    from benchmarks.resolution.plain_splink import run_plain_splink
+    from cityhub.config import PACKAGE_SOURCES_DIR, Settings
+    from cityhub.lake import Lake
+    from connectors.definition import load_source_definitions
+    from connectors.extract import extract_source
+    from simulators.city import generate_city
+    from transforms.resolve.evaluation import evaluate, load_truth
+    from transforms.resolve.run import resolve_residents
+    from transforms.spark import get_spark
+    from transforms.standardise.run import standardise_sources
+
+    city_dir, home = work_dir / "city", work_dir / "home"
+    started = time.perf_counter()
+    generate_city(city_dir, residents=residents, seed=seed, noise=noise)
+    generation_seconds = time.perf_counter() - started
+    lake = Lake.under(home)
+    definitions = load_source_definitions(PACKAGE_SOURCES_DIR)
+    started = time.perf_counter()
+    with department_env(city_dir):
+        for definition in definitions:
+            extract_source(definition, lake, home / "state", "b1")
+    extract_seconds = time.perf_counter() - started
+
+    spark = get_spark(Settings(home=home, spark_driver_memory=driver_memory, spark_shuffle_partitions=shuffle_partitions))
+    stages = {"cityhub_standardise": StageTiming(), "cityhub_resolve": StageTiming(), "plain_splink": StageTiming()}
+    predictions: dict[str, dict[str, str]] = {}
+    for repeat in range(repeats):
+        run_id = f"bench{repeat}"
+        timed(stages["cityhub_standardise"], lambda: standardise_sources(spark, definitions, lake, run_id))
+        timed(stages["cityhub_resolve"], lambda: resolve_residents(spark, definitions, lake, run_id, HUB_SECRET))
+        # The peer reads the same standardised records (its raw columns only).
+        predictions["plain_splink"] = timed(stages["plain_splink"], lambda: run_plain_splink(spark, lake, run_id))
+        predictions["cityhub"] = xref_clusters(lake, run_id)
+
+    truth, cases = load_truth(city_dir)
+    records = len(predictions["cityhub"])
+    accuracy = {name: evaluate(clusters, truth, cases).to_dict() for name, clusters in predictions.items()}
+    return {
+        "name": f"resolution-{residents}-{noise}", "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": f".venv/bin/python -m benchmarks.resolution.run --residents {residents} --noise {noise} --repeats {repeats} --seed {seed}",
+        "residents": residents, "noise": noise, "repeats": repeats, "seed": seed,
+        "source_records": len(truth), "standardised_records": records,
+        "setup_seconds": {"generate_city": round(generation_seconds, 1), "extract_all_sources": round(extract_seconds, 1)},
+        "machine": machine_facts(spark),
+        "stages": {name: timing.to_dict(records) for name, timing in stages.items()},
+        "accuracy": accuracy,
+    }
+
+
+def _fmt(value: float | int | None, digits: int = 4) -> str:
+    return "–" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
+
+
+def markdown(result: dict) -> str:
+    """The results as a markdown section: setup, timings side by side, accuracy side by side."""
+    stages, acc, m = result["stages"], result["accuracy"], result["machine"]
+    cityhub_seconds = stages["cityhub_standardise"]["median_seconds"] + stages["cityhub_resolve"]["median_seconds"]
+    lines = [
+        f"### {result['residents']:,} residents, noise `{result['noise']}`", "",
+        f"`{result['command']}` — measured {result['measured_at']}, {result['repeats']} repeat(s), medians.", "",
+        f"{result['source_records']:,} source person records; {result['standardised_records']:,} standardised (the rest quarantined). "
+        f"Machine: {m['cores']} cores, {m['ram_gb']} GB RAM, Spark {m['spark']} `{m['spark_master']}`, driver memory "
+        f"{m['spark_driver_memory']}, {m['shuffle_partitions']} shuffle partitions, Splink {m['splink']}, Python {m['python']}.", "",
+        "| stage | median s | runs s | records/s | peak RSS MB (driver + JVM) |", "|---|---:|---|---:|---:|",
+    ]
+    for name, stage in stages.items():
+        lines.append(f"| {name} | {stage['median_seconds']:.1f} | {', '.join(f'{s:.1f}' for s in stage['runs_seconds'])} | "
+                     f"{stage['records_per_second']:,.0f} | {stage['peak_rss_mb']:,.0f} |")
+    lines += ["", f"cityhub standardise + resolve: {cityhub_seconds:.1f} s; plain Splink (after the same standardise): "
+              f"{stages['plain_splink']['median_seconds']:.1f} s.", "",
+              "| metric | cityhub | plain Splink |", "|---|---:|---:|"]
+    for metric in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
+                   "predicted_clusters", "true_persons", "predicted_pairs", "true_pairs", "true_positive_pairs"):
+        lines.append(f"| {metric} | {_fmt(acc['cityhub'][metric])} | {_fmt(acc['plain_splink'][metric])} |")
+    for case in ("twins", "parent_id_on_child"):
+        lines.append(f"| {case} merged | {acc['cityhub'][case + '_merged']} of {acc['cityhub'][case + '_total']} | "
+                     f"{acc['plain_splink'][case + '_merged']} of {acc['plain_splink'][case + '_total']} |")
+    return "\n".join(lines) + "\n"
+
+
+def print_table(result: dict) -> None:
+    """The markdown section on the console, rendered."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    Console().print(Markdown(markdown(result)))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    """Parse arguments, run the benchmark, print and write its results."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=10000)
+    parser.add_argument("--noise", default="default", choices=("none", "default", "hard"))
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--name", help="results file name (default resolution-<residents>-<noise>)")
+    parser.add_argument("--results-dir", type=Path, default=RESULTS_DIR)
+    parser.add_argument("--work-dir", type=Path, help="where the city and lake go (a temporary folder by default)")
+    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--shuffle-partitions", type=int, default=4)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="cityhub-bench-") as scratch:
+        work_dir = args.work_dir or Path(scratch)
+        result = run_benchmark(args.residents, args.noise, args.repeats, args.seed, work_dir, args.driver_memory, args.shuffle_partitions)
+    name = args.name or result["name"]
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    (args.results_dir / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (args.results_dir / f"{name}.md").write_text(markdown(result), encoding="utf-8")
+    print_table(result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
