@@ -10,6 +10,7 @@ connected components. Nothing here knows about Chinese names or ID numbers; that
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -21,6 +22,17 @@ THRESHOLD = 0.9
 # The date layouts a newcomer would try after looking at a few rows; anything else stays null.
 DATE_FORMATS = ("yyyy-MM-dd", "yyyyMMdd", "yyyy/M/d", "yyyy-M-d", "yyyy.M.d")
 RAW_COLUMNS = ("record_key", "id_number_raw", "name_raw", "birth_date_raw", "phone_raw", "gender_raw")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Knobs a newcomer leaves at Splink's defaults; tests turn them down to stay quick on a dozen rows."""
+
+    threshold: float = THRESHOLD
+    max_iterations: int = 25  # Splink's default EM iterations
+    u_max_pairs: float = 1e6
+    u_chunks: int = 10  # Splink's default sampling chunks
+    break_lineage_method: str | None = None  # Splink's default on Spark: parquet under the checkpoint dir
 
 
 def _blank_to_null(column: Column) -> Column:
@@ -68,27 +80,27 @@ def settings(max_iterations: int = 25):
     )
 
 
-def train(linker) -> None:
+def train(linker, options: Options = Options()) -> None:
     """λ from a deterministic ID rule, u by random sampling, m by EM on two blocking rules."""
     from splink import block_on
 
     linker.training.estimate_probability_two_random_records_match([block_on("id_number")], recall=0.8)
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=options.u_max_pairs, seed=1, num_chunks=options.u_chunks)
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("name"))
 
 
-def cluster_records(spark: SparkSession, persons: DataFrame, threshold: float = THRESHOLD, max_iterations: int = 25) -> dict[str, str]:
+def cluster_records(spark: SparkSession, persons: DataFrame, options: Options = Options()) -> dict[str, str]:
     """record_key → cluster id from plain Splink over standardised person records (raw columns only)."""
     from splink import Linker, SparkAPI
 
-    db_api = SparkAPI(spark_session=spark)
+    db_api = SparkAPI(spark_session=spark, break_lineage_method=options.break_lineage_method)
     cleaned = light_clean(persons).persist()
     try:
-        linker = Linker(db_api.register(cleaned), settings(max_iterations), log_level=logging.WARNING)
-        train(linker)
-        predictions = linker.inference.predict(threshold_match_probability=threshold)
-        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=threshold)
+        linker = Linker(db_api.register(cleaned), settings(options.max_iterations), log_level=logging.WARNING)
+        train(linker, options)
+        predictions = linker.inference.predict(threshold_match_probability=options.threshold)
+        clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(predictions, threshold_match_probability=options.threshold)
         frame = clusters.as_spark_dataframe().select("record_key", F.col("cluster_id").cast("string")).toPandas()
     finally:
         cleaned.unpersist()
@@ -101,6 +113,6 @@ def read_raw_persons(spark: SparkSession, lake: Lake, run_id: str) -> DataFrame:
     return spark.read.parquet(str(path)).select(*RAW_COLUMNS)
 
 
-def run_plain_splink(spark: SparkSession, lake: Lake, run_id: str, threshold: float = THRESHOLD) -> dict[str, str]:
+def run_plain_splink(spark: SparkSession, lake: Lake, run_id: str, options: Options = Options()) -> dict[str, str]:
     """record_key → cluster id for the run's standardised persons, by the plain Splink pipeline."""
-    return cluster_records(spark, read_raw_persons(spark, lake, run_id), threshold)
+    return cluster_records(spark, read_raw_persons(spark, lake, run_id), options)

@@ -197,7 +197,8 @@ def markdown(result: dict) -> str:
     lines = [
         f"### {result['residents']:,} residents, noise `{result['noise']}`", "",
         f"`{result['command']}` — measured {result['measured_at']}, {result['repeats']} repeat(s), medians.", "",
-        f"{result['source_records']:,} source person records; {result['standardised_records']:,} standardised (the rest quarantined). "
+        f"{result['source_records']:,} source person records in the truth files; {result['standardised_records']:,} standardised and "
+        "scored (records quarantined by standardise are scored for neither pipeline). "
         f"Machine: {m['cores']} cores, {m['ram_gb']} GB RAM, Spark {m['spark']} `{m['spark_master']}`, driver memory "
         f"{m['spark_driver_memory']}, {m['shuffle_partitions']} shuffle partitions, Splink {m['splink']}, Python {m['python']}.", "",
         "| stage | median s | runs s | records/s | peak RSS MB (driver + JVM) |", "|---|---:|---|---:|---:|",
@@ -225,6 +226,13 @@ def print_table(result: dict) -> None:
     Console().print(Markdown(markdown(result)))
 
 
+def write_results(result: dict, results_dir: Path, name: str) -> None:
+    """`<name>.json` and `<name>.md` in `results_dir`."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (results_dir / f"{name}.md").write_text(markdown(result), encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> dict:
     """Parse arguments, run the benchmark, print and write its results."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -242,9 +250,7 @@ def main(argv: list[str] | None = None) -> dict:
         work_dir = args.work_dir or Path(scratch)
         result = run_benchmark(args.residents, args.noise, args.repeats, args.seed, work_dir, args.driver_memory, args.shuffle_partitions)
     name = args.name or result["name"]
-    args.results_dir.mkdir(parents=True, exist_ok=True)
-    (args.results_dir / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    (args.results_dir / f"{name}.md").write_text(markdown(result), encoding="utf-8")
+    write_results(result, args.results_dir, name)
     print_table(result)
     return result
 
