@@ -2,7 +2,7 @@
 
 Each rule is one metric provider (the row condition, for pandas, Spark and where SQL can express it,
 SQLAlchemy) and one expectation class with a prescriptive template, so it renders in Data Docs. The
-row checks call the standardisers in `transforms.standardise` (one way of doing each thing): a value
+row checks (`cityhub.quality.rules`) call the standardisers in `transforms.standardise` (one way of doing each thing): a value
 passes when the standardiser would leave it exactly as it is and call it valid.
 
 Importing this module registers the expectations with GX; suites name them by their snake_case type
@@ -12,7 +12,6 @@ Importing this module registers the expectations with GX; suites name them by th
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
 from typing import ClassVar
 
 import pandas as pd
@@ -30,85 +29,21 @@ from great_expectations.render.renderer.renderer import renderer
 from great_expectations.render.renderer_configuration import RendererConfiguration, RendererValueType
 from pyspark.sql import functions as F
 
-from transforms.standardise import id_number as ids
-from transforms.standardise import phones
+from .rules import (
+    as_date,
+    is_missing,
+    birth_date_pair_series,
+    gender_pair_series,
+    valid_id_series,
+    well_formed_phone_series,
+)
 
 _PAIR_DOMAIN_KEYS = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if")
-
-
-# --- the row rules, in plain Python (one value or pair in, True when it is acceptable) -------------
-
-
-def is_valid_id_number(value: object) -> bool:
-    """True for a clean 18-character GB 11643 number: check character, real birth date, known region."""
-    return value is None or ids.standardise_id_number(value).status == ids.VALID
-
-
-def birth_date_matches_id(id_number: object, birth_date: object) -> bool:
-    """True when the birth date is the one embedded in the ID number (or the number carries none)."""
-    embedded = ids.birth_date_from_id(id_number)
-    return embedded is None or embedded == _as_date(birth_date)
-
-
-def gender_matches_id(id_number: object, gender: object) -> bool:
-    """True when the gender agrees with the ID number's sequence parity (or the number gives none)."""
-    from_id = ids.gender_from_id(id_number)
-    return from_id is None or from_id == gender
-
-
-def is_well_formed_phone(value: object) -> bool:
-    """True for a phone in its cleaned form: 11-digit mobile or `0AC-local` landline."""
-    if value is None:
-        return True
-    result = phones.standardise_phone(value)
-    return result.status == phones.VALID and result.phone == value
-
-
-def _as_date(value: object) -> date | None:
-    if value is None or value is pd.NaT:
-        return None
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
-
-
-# --- vectorised forms shared by the pandas engine and Spark's pandas UDFs ---------------------------
-
-
-def _map_series(rule: Callable[[object], bool]) -> Callable[[pd.Series], pd.Series]:
-    def apply(values: pd.Series) -> pd.Series:
-        return values.map(lambda value: rule(None if pd.isna(value) else value)).astype(bool)
-
-    return apply
-
-
-def _map_pair(rule: Callable[[object, object], bool]) -> Callable[[pd.Series, pd.Series], pd.Series]:
-    def apply(first: pd.Series, second: pd.Series) -> pd.Series:
-        pairs = zip(first.tolist(), second.tolist())
-        flags = [rule(None if _missing(a) else a, None if _missing(b) else b) for a, b in pairs]
-        return pd.Series(flags, index=first.index, dtype=bool)
-
-    return apply
-
-
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def _spark_udf(vectorised: Callable[..., pd.Series]):
     # Arrow-backed pandas UDFs run the rule a batch at a time, far cheaper than a row UDF.
     return F.pandas_udf(vectorised, "boolean")
-
-
-_valid_id_series = _map_series(is_valid_id_number)
-_phone_series = _map_series(is_well_formed_phone)
-_birth_pair = _map_pair(birth_date_matches_id)
-_gender_pair = _map_pair(gender_matches_id)
 
 
 # --- metric providers -----------------------------------------------------------------------------
@@ -121,11 +56,11 @@ class ColumnValuesValidCnIdNumber(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return _valid_id_series(column)
+        return valid_id_series(column)
 
     @column_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column, **kwargs):
-        return _spark_udf(_valid_id_series)(column)
+        return _spark_udf(valid_id_series)(column)
 
 
 class ColumnValuesWellFormedCnPhone(ColumnMapMetricProvider):
@@ -135,11 +70,11 @@ class ColumnValuesWellFormedCnPhone(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        return _phone_series(column)
+        return well_formed_phone_series(column)
 
     @column_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column, **kwargs):
-        return _spark_udf(_phone_series)(column)
+        return _spark_udf(well_formed_phone_series)(column)
 
 
 class ColumnValuesNotInFuture(ColumnMapMetricProvider):
@@ -150,7 +85,7 @@ class ColumnValuesNotInFuture(ColumnMapMetricProvider):
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
         today = pd.Timestamp.now(tz="UTC").date()
-        return column.map(lambda value: _missing(value) or (_as_date(value) or today) <= today).astype(bool)
+        return column.map(lambda value: is_missing(value) or (as_date(value) or today) <= today).astype(bool)
 
     @column_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column, **kwargs):
@@ -170,11 +105,11 @@ class ColumnPairBirthDateMatchesIdNumber(ColumnPairMapMetricProvider):
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):
-        return _birth_pair(column_A, column_B)
+        return birth_date_pair_series(column_A, column_B)
 
     @column_pair_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column_A, column_B, **kwargs):
-        return _spark_udf(_birth_pair)(column_A, column_B)
+        return _spark_udf(birth_date_pair_series)(column_A, column_B)
 
 
 class ColumnPairGenderMatchesIdNumber(ColumnPairMapMetricProvider):
@@ -185,11 +120,11 @@ class ColumnPairGenderMatchesIdNumber(ColumnPairMapMetricProvider):
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):
-        return _gender_pair(column_A, column_B)
+        return gender_pair_series(column_A, column_B)
 
     @column_pair_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column_A, column_B, **kwargs):
-        return _spark_udf(_gender_pair)(column_A, column_B)
+        return _spark_udf(gender_pair_series)(column_A, column_B)
 
 
 # --- expectations ---------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from cityhub.quality.expectations import birth_date_matches_id, gender_matches_id, is_valid_id_number, is_well_formed_phone
+from cityhub.quality.rules import birth_date_matches_id, gender_matches_id, is_valid_id_number, is_well_formed_phone
 from quality_data import BAD_PERSONS, GOOD_PERSONS, MAN_1980, OLD_REGION_1960, WOMAN_1975, id_number, wrong_check
 
 
