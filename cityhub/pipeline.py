@@ -69,17 +69,6 @@ def resolve_step(ctx: RunContext, progress: Progress = _noop) -> dict:
     return as_plain(resolve_residents(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id, ctx.settings.hub_secret))
 
 
-def fact_columns_by_source(ctx: RunContext) -> dict[str, list[str]]:
-    """Fact column names per source, the union over its streams, in declaration order."""
-    columns: dict[str, list[str]] = {}
-    for definition in ctx.sources or []:
-        names: list[str] = []
-        for stream in definition.streams:
-            names.extend(name for name in stream.facts if name not in names)
-        columns[definition.name] = names
-    return columns
-
-
 def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
     """Publish the run's resolved tables to the shared layer in one transaction."""
     from .publish import publish_run
@@ -87,7 +76,7 @@ def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
 
     progress("publishing to the shared layer")
     upgrade(ctx.settings.shared_layer_url)
-    return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, fact_columns_by_source(ctx)))
+    return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, {d.name: d.fact_names() for d in ctx.sources or []}))
 
 
 def reconciliation(standardised: dict) -> list[dict]:

@@ -222,6 +222,10 @@ class SourceDefinition(_Model):
                 raise ValueError(f"stream `{stream.name}`: subject stream `{stream.subject.stream}` is not a stream of this source")
         return self
 
+    def fact_names(self) -> list[str]:
+        """Every fact name declared across this source's streams, in declaration order."""
+        return list(dict.fromkeys(name for stream in self.streams for name in stream.facts))
+
     def stream(self, name: str) -> Stream:
         """The stream called `name`."""
         for stream in self.streams:

@@ -329,11 +329,6 @@ def quarantine_output(classified_persons: DataFrame, facts: DataFrame, run_id: s
     return persons.unionByName(own_facts)
 
 
-def fact_names_of(definition: SourceDefinition) -> list[str]:
-    """Every fact name declared across a source's streams, in declaration order."""
-    return list(dict.fromkeys(name for stream in definition.streams for name in stream.facts))
-
-
 # --- counting --------------------------------------------------------------------------------
 
 def _ledger(current: DataFrame, classified: DataFrame, kind: str) -> DataFrame:
@@ -433,7 +428,7 @@ def _write(result: StandardiseResult, lake: Lake, run_id: str, definitions: list
     person_output(classified).write.mode("overwrite").parquet(str(result.persons_path))
     for definition in definitions:
         path = lake.standardised_facts(run_id, definition.name)
-        fact_output(facts, definition.name, fact_names_of(definition)).write.mode("overwrite").parquet(str(path))
+        fact_output(facts, definition.name, definition.fact_names()).write.mode("overwrite").parquet(str(path))
         result.facts_paths[definition.name] = path
     result.quarantine_path = lake.quarantine(run_id)
     quarantine_output(classified, facts, run_id).write.mode("overwrite").parquet(str(result.quarantine_path))
