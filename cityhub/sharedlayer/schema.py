@@ -113,6 +113,32 @@ pipeline_run = sa.Table(
     sa.Column("error", sa.Text),
 )
 
+# Provider scorecards (cityhub.quality.scorecard): one row per run, department and GB/T 36344 dimension.
+provider_scorecard = sa.Table(
+    "provider_scorecard",
+    metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("source", NAME, primary_key=True),
+    sa.Column("dimension", sa.String(32), primary_key=True),
+    sa.Column("score", sa.Float),
+    sa.Column("numerator", sa.BigInteger, nullable=False),
+    sa.Column("denominator", sa.BigInteger, nullable=False),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# The worst rules of each department in a run, with example values already masked (JSON list).
+provider_rule_failure = sa.Table(
+    "provider_rule_failure",
+    metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("source", NAME, primary_key=True),
+    sa.Column("rule", sa.String(255), primary_key=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("failing_count", sa.BigInteger, nullable=False),
+    sa.Column("examples", sa.Text),
+    sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 # Tables published from the lake, in load order (parents before the tables that reference them).
 RESOLVED_TABLES = (resident, resident_xref, resident_lineage)
 
