@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import Settings, load_settings
+from .quality.cli import quality_app
 
 app = typer.Typer(help="cityhub: a city's data-sharing hub.", no_args_is_help=True, pretty_exceptions_show_locals=False)
 sources_app = typer.Typer(help="Source definitions: validate and check connectivity.", no_args_is_help=True)
@@ -22,6 +23,7 @@ db_app = typer.Typer(help="The shared layer database.", no_args_is_help=True)
 app.add_typer(sources_app, name="sources")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(db_app, name="db")
+app.add_typer(quality_app, name="quality")
 
 console = Console()
 HomeOption = typer.Option(None, "--home", help="cityhub home folder (default: $CITYHUB_HOME or ./.cityhub).")

@@ -1,0 +1,110 @@
+"""Anomaly rules, the scorecard HTML and `cityhub quality report|docs` on a small prepared shared layer (no Spark)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from cityhub.quality.history import ScoreRow, detect_anomalies, save_scorecard
+from cityhub.quality.scorecard import DIMENSIONS, DimensionScore, RuleFailure, Scorecard
+from cityhub.sharedlayer import upgrade
+
+RUNS = ["20261101T000000000000Z", "20261102T000000000000Z", "20261103T000000000000Z", "20261104T000000000000Z"]
+# Health's validity falls by 8 points on the last run; everything else holds steady.
+VALIDITY = {"health": [96, 97, 96, 88], "housing": [90, 91, 90, 90]}
+CLEAR_ID, CLEAR_PHONE, CLEAR_NAME = "110101198005061237", "13800138000", "张三丰"
+
+
+def row(run: str, source: str, dimension: str, score: float | None) -> ScoreRow:
+    return ScoreRow(run, source, dimension, score, int(score or 0), 100 if score is not None else 0)
+
+
+def test_drop_beyond_threshold_fires():
+    history = [row(r, "health", "validity", s) for r, s in zip(RUNS, VALIDITY["health"])]
+    [anomaly] = detect_anomalies(history, RUNS[-1])
+    assert (anomaly.source, anomaly.dimension, anomaly.rule) == ("health", "validity", "drop")
+    assert "96.0 → 88.0" in anomaly.message
+
+
+def test_below_recent_range_fires_on_a_slow_slide():
+    history = [row(r, "housing", "completeness", s) for r, s in zip(RUNS, [95, 94, 93, 91])]
+    [anomaly] = detect_anomalies(history, RUNS[-1])
+    assert anomaly.rule == "below_recent_range"
+
+
+@pytest.mark.parametrize("scores", [[96, 97, 96, 95], [80, 82, 81, 95], [None, 90, 91, 90.5], [90]])
+def test_steady_rising_or_short_history_does_not_fire(scores):
+    history = [row(r, "health", "validity", s) for r, s in zip(RUNS, scores)]
+    assert detect_anomalies(history, RUNS[len(scores) - 1]) == []
+
+
+def test_an_old_run_is_judged_on_its_own_past():
+    history = [row(r, "health", "validity", s) for r, s in zip(RUNS, VALIDITY["health"])]
+    assert detect_anomalies(history, RUNS[2]) == []
+
+
+def scorecard(run: str, position: int) -> Scorecard:
+    scores = [DimensionScore(source, dimension, (VALIDITY[source][position] if dimension == "validity" else 99), 100)
+              for source in VALIDITY for dimension in DIMENSIONS if dimension != "timeliness"]
+    scores += [DimensionScore(source, "timeliness", 0, 0) for source in VALIDITY]
+    rules = [RuleFailure("health", "id_number:bad_checksum", "warning", 12, ("110101********1230",)),
+             RuleFailure("housing", "no_identity", "critical", 3, ("110101********123Y | 钱*",))]
+    return Scorecard(run_id=run, scores=scores, rules=rules)
+
+
+@pytest.fixture
+def home(tmp_path):
+    """A home with four scored runs in its SQLite shared layer; the last run has Data Docs and outcomes."""
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'shared.db'}"
+    home.mkdir()
+    upgrade(url)
+    for position, run in enumerate(RUNS):
+        (home / "runs" / run).mkdir(parents=True)
+        save_scorecard(url, scorecard(run, position))
+    docs = home / "runs" / RUNS[-1] / "quality" / "gx" / "uncommitted" / "data_docs" / "local_site"
+    docs.mkdir(parents=True)
+    (docs / "index.html").write_text("<html>docs</html>", encoding="utf-8")
+    (home / "runs" / RUNS[-1] / "quality" / "outcomes.json").write_text(json.dumps([]), encoding="utf-8")
+    return home
+
+
+def invoke(*args: str):
+    from cityhub.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_report_defaults_to_latest_run_and_writes_html(home):
+    result = invoke("quality", "report", "--home", str(home))
+    assert result.exit_code == 0, result.output
+    assert "provider scorecard" in result.output and "warning:" in result.output and "health validity fell 8.0 points" in result.output
+    html_path = home / "runs" / RUNS[-1] / "quality" / "scorecard.html"
+    assert str(html_path) in result.output.replace("\n", "")
+    html = html_path.read_text(encoding="utf-8")
+    scores = html[html.index('<table id="scores">'):html.index("</table>")]
+    assert "health" in scores and "housing" in scores and ">88.0<" in scores and ">90.0<" in scores
+    assert html.count("<svg") == 2 and html.count("<polyline") >= 2 * (len(DIMENSIONS) - 1)  # a line per scored dimension
+    assert len(re.findall(r"<circle", html)) >= 2 * 4 * (len(DIMENSIONS) - 1)  # four runs on every line
+    assert 'href="gx/uncommitted/data_docs/local_site/index.html"' in html
+    assert "110101********1230" in html and CLEAR_ID not in html and CLEAR_PHONE not in html and CLEAR_NAME not in html
+    assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained: no external assets
+
+
+def test_report_for_an_earlier_run_and_unknown_run(home):
+    result = invoke("quality", "report", "--home", str(home), "--run", RUNS[1])
+    assert result.exit_code == 0, result.output
+    assert "no validation outcomes" in result.output and "no Data Docs" in result.output
+    assert (home / "runs" / RUNS[1] / "quality" / "scorecard.html").exists()
+    unknown = invoke("quality", "report", "--home", str(home), "--run", "nope")
+    assert unknown.exit_code == 2 and "unknown run 'nope'" in unknown.output
+
+
+def test_docs_prints_the_index_or_says_there_is_none(home):
+    latest = invoke("quality", "docs", "--home", str(home))
+    assert latest.exit_code == 0 and "index.html" in latest.output
+    earlier = invoke("quality", "docs", "--home", str(home), "--run", RUNS[0])
+    assert earlier.exit_code == 2 and "has no Data Docs" in earlier.output
