@@ -147,7 +147,10 @@ def add_certificate(state: CityState, ctx: RenderContext, person: Person, kind: 
     patient_id = state.first_key("health", "patients", person.person_id)
     if patient_id is None:
         patient_id = next_id(state.patients, "id", "pat-", 6)
-        state.patients.append(health.patient_resource(ctx, ctx.noiser(), state.world, person, patient_id))
+        patient = health.patient_resource(ctx, ctx.noiser(), state.world, person, patient_id)
+        # Made today: an update time from an earlier day would sit behind the connectors' bookmark.
+        patient["meta"] = {"lastUpdated": fmt_fhir_instant(today_time(ctx))}
+        state.patients.append(patient)
         state.keys.setdefault(("health", "patients", person.person_id), []).append(patient_id)
     else:
         for resource in state.patients:
