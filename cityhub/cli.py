@@ -70,6 +70,8 @@ def _run_and_report(settings: Settings, only: list[str] | None, title: str) -> d
 
 def print_run_summary(settings: Settings, report: dict) -> None:
     """Print records per source, quarantine, residents and where the outputs are."""
+    from .reports.scorecard import run_summary_lines
+
     table = Table(title=f"run {report['run_id']} — {report['status']}")
     for column in ("source", "stream", "rows", "extracted (this batch)", "current", "standardised", "quarantined", "reconciles"):
         table.add_column(column, justify="right" if column not in ("source", "stream", "rows") else "left")
@@ -97,6 +99,8 @@ def print_run_summary(settings: Settings, report: dict) -> None:
     console.print(f"shared layer: {settings.shared_layer_url}")
     console.print(f"lake:         {settings.home_dir / 'lake'}")
     console.print(f"run report:   {settings.home_dir / 'runs' / report['run_id'] / 'report.json'}")
+    for line in run_summary_lines(report):
+        console.print(line)
 
 
 @app.command()
@@ -104,12 +108,13 @@ def demo(
     residents: int = typer.Option(20_000, help="Residents in the synthetic city."),
     seed: int = typer.Option(42, help="Random seed of the synthetic city."),
     noise: str = typer.Option("default", help="Noise profile: none, default or hard."),
+    days: int = typer.Option(3, min=1, help="Simulated days, one pipeline run each; every day after the first advances the city first (trends need three)."),
     home: Optional[Path] = HomeOption,
 ) -> None:
-    """Generate a city, start its four department systems, run the whole pipeline, print a summary."""
+    """Generate a city, start its four department systems, run the pipeline once per simulated day, print a summary."""
     from simulators.runtime import CitySystems
 
-    from .demo import ensure_demo_city, truth_coverage
+    from .demo import advance_demo_day, ensure_demo_city, truth_coverage
 
     settings = _settings(home)
     city_dir = ensure_demo_city(settings.home_dir, residents=residents, seed=seed, noise=noise, log=console.log)
@@ -117,11 +122,15 @@ def demo(
         os.environ.update(systems.env)
         console.log(f"department systems up: civil affairs {systems.civil_affairs_url}, health {systems.health_url}, "
                     f"public security {systems.env['CITYHUB_PUBLIC_SECURITY_URL']}, housing drop {systems.env['CITYHUB_HOUSING_DROP']}")
-        report = _run_and_report(settings, None, "demo city")
+        reports = []
+        for day in range(1, days + 1):
+            if day > 1:
+                console.log(advance_demo_day(city_dir))
+            reports.append(_run_and_report(settings, None, f"demo city, day {day} of {days}"))
     coverage = truth_coverage(settings.shared_layer_url, city_dir)
     console.print(f"ground truth: {coverage['accounted']} of {coverage['truth_records']} source records are in resident_xref or quarantine "
                   f"(missing {coverage['missing']}, counted twice {coverage['duplicated']})")
-    if report["status"] != "success" or coverage["missing"] or coverage["duplicated"]:
+    if any(r["status"] != "success" for r in reports) or coverage["missing"] or coverage["duplicated"]:
         raise typer.Exit(1)
 
 

@@ -56,3 +56,13 @@ def truth_coverage(url: str, city_dir: Path) -> dict:
         "missing": sum(1 for key in truth if seen[key] == 0),
         "duplicated": sum(1 for key in truth if seen[key] > 1),
     }
+
+
+def advance_demo_day(city_dir: Path) -> str:
+    """Advance the demo city by one simulated day; return a one-line summary of what changed."""
+    from simulators.city import advance_city
+
+    manifest = advance_city(city_dir, days=1)
+    changes = {name: count for name, count in manifest.get("last_advance", {}).items() if name != "days"}
+    return f"simulated day {manifest['today']}: " + (", ".join(f"{name} {count}" for name, count in changes.items()) or "no changes")
+

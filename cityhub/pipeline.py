@@ -79,6 +79,13 @@ def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
     return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, {d.name: d.fact_names() for d in ctx.sources or []}))
 
 
+def scorecard_step(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Score every department on the run (history in the shared layer) and write `<run>/quality/scorecard.html`."""
+    from .reports.scorecard import scorecard_step as score
+
+    return score(ctx, progress)
+
+
 def reconciliation(standardised: dict) -> list[dict]:
     """Per-stream rows of `current = standardised + quarantined` (person records and fact rows), each with `ok`."""
     rows = []
@@ -132,6 +139,7 @@ def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress
         report.update(standardise_and_reconcile(ctx, progress))
         report["resolve"] = resolve_step(ctx, progress)
         report["publish"] = publish_step(ctx, progress)
+        report["scorecard"] = scorecard_step(ctx, progress)
         failed = [name for name, entry in report["sources"].items() if entry["status"] != "ok"]
         report["status"] = "partial" if failed else "success"
     except Exception as exc:

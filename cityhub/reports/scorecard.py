@@ -141,3 +141,14 @@ def scorecard_step(ctx, progress=lambda _: None) -> dict:
             "scores": {s.source: {d.dimension: d.score for d in report.scorecard.scores if d.source == s.source}
                        for s in report.scorecard.scores},
             "anomalies": [a.message for a in report.anomalies]}
+
+
+def run_summary_lines(run_report: dict) -> list[str]:
+    """Lines for the terminal: where a run's scorecard HTML and Data Docs are, and its quality warnings."""
+    scorecard = run_report.get("scorecard")
+    if not scorecard:
+        return []
+    if "error" in scorecard:
+        return [f"provider scorecard failed: {scorecard['error']}"]
+    lines = [f"scorecard:    {scorecard['html']}", f"Data Docs:    {scorecard.get('data_docs') or 'none built for this run'}"]
+    return lines + [f"quality warning: {message}" for message in scorecard.get("anomalies", [])]

@@ -27,7 +27,8 @@ def cityhub(*args: str, home: Path, extra_env: dict | None = None, check: bool =
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
-    cityhub("demo", "--residents", "300", "--seed", "11", home=home)
+    # Two simulated days: the second advances the city, so the scorecard has a history.
+    cityhub("demo", "--residents", "300", "--seed", "11", "--days", "2", home=home)
     return home
 
 
@@ -65,13 +66,29 @@ def test_rerun_is_incremental_and_idempotent(demo_home):
     query = sa.text("select resident_id, name, id_number from resident order by resident_id")
     with engine.connect() as connection:
         before = connection.execute(query).all()
-    result = cityhub("demo", "--residents", "300", "--seed", "11", home=demo_home)
+    result = cityhub("demo", "--residents", "300", "--seed", "11", "--days", "1", home=demo_home)
     assert "reusing the demo city" in result.stdout
     report = latest_report(demo_home)
     assert report["status"] == "success"
     assert all(entry.get("total_rows", 0) == 0 for entry in report["sources"].values()), "nothing changed, so nothing new should land"
     with engine.connect() as connection:
         assert connection.execute(query).all() == before
+
+
+def test_demo_writes_the_scorecard_and_quality_report_reads_it(demo_home):
+    report = latest_report(demo_home)
+    html = Path(report["scorecard"]["html"])
+    assert html == demo_home / "runs" / report["run_id"] / "quality" / "scorecard.html" and html.exists()
+    page = html.read_text(encoding="utf-8")
+    assert all(source in page for source in ("public_security", "civil_affairs", "housing", "health"))
+    engine = sa.create_engine(f"sqlite:///{demo_home / 'shared.db'}")
+    with engine.connect() as connection:
+        runs = connection.execute(sa.text("select count(distinct run_id) from provider_scorecard")).scalar()
+        clear_ids = [row[0] for row in connection.execute(sa.text("select id_number from resident where id_number is not null"))]
+    assert runs >= 2
+    assert not any(number in page for number in clear_ids), "example values must be masked"
+    result = cityhub("quality", "report", home=demo_home)
+    assert "provider scorecard" in result.stdout and "scorecard HTML:" in result.stdout
 
 
 def test_status_shows_datasets_and_bookmarks(demo_home):
