@@ -129,12 +129,16 @@ def docs(
         _serve(quality_dir(runs_dir(settings.home_dir) / run_id), index, port, console)
 
 
-def _serve(folder: Path, index: Path, port: int, console) -> None:
+def quality_server(folder: Path, port: int = 0):
+    """An HTTP server for `folder` on 127.0.0.1 (port 0: any free port); the caller runs and closes it."""
     from functools import partial
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    handler = partial(SimpleHTTPRequestHandler, directory=str(folder))
-    with ThreadingHTTPServer(("127.0.0.1", port), handler) as server:
+    return ThreadingHTTPServer(("127.0.0.1", port), partial(SimpleHTTPRequestHandler, directory=str(folder)))
+
+
+def _serve(folder: Path, index: Path, port: int, console) -> None:
+    with quality_server(folder, port) as server:
         console.print(f"serving http://127.0.0.1:{server.server_port}/{index.relative_to(folder).as_posix()} (Ctrl-C stops)")
         try:
             server.serve_forever()

@@ -108,3 +108,21 @@ def test_docs_prints_the_index_or_says_there_is_none(home):
     assert latest.exit_code == 0 and "index.html" in latest.output
     earlier = invoke("quality", "docs", "--home", str(home), "--run", RUNS[0])
     assert earlier.exit_code == 2 and "has no Data Docs" in earlier.output
+
+
+def test_quality_server_serves_the_data_docs_on_loopback(home):
+    import threading
+    import urllib.request
+
+    from cityhub.quality.cli import quality_server
+
+    with quality_server(home / "runs" / RUNS[-1] / "quality") as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            host, port = server.server_address[:2]
+            assert host == "127.0.0.1"
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/gx/uncommitted/data_docs/local_site/index.html", timeout=5) as response:
+                assert response.read() == b"<html>docs</html>"
+        finally:
+            server.shutdown()
