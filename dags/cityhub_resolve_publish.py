@@ -18,7 +18,9 @@ DOC = """
 Runs when any `cityhub://raw/<source>` Asset is updated. Standardises every source's current records
 (checking `current = standardised + quarantined` per stream), links them into residents with golden
 records, and publishes the shared layer in one transaction: if anything fails, the previous
-published version stays live. Updates `cityhub://published/resident` for subscribers.
+published version stays live. Updates `cityhub://published/resident` for subscribers. Then scores
+each department (provider scorecard history, `<run>/quality/scorecard.html`); quality warnings are
+in that task's log and return value.
 """
 
 
@@ -61,7 +63,16 @@ def cityhub_resolve_publish():
         result = publish_step(_context(context))
         return {"versions": result.get("versions")}
 
-    standardise() >> resolve() >> publish()
+    @task
+    def scorecard(**context) -> dict:
+        from cityhub.pipeline import scorecard_step
+
+        result = scorecard_step(_context(context))
+        if "error" in result:
+            raise RuntimeError(f"provider scorecard failed: {result['error']}")
+        return {"html": result["html"], "anomalies": result["anomalies"]}
+
+    standardise() >> resolve() >> publish() >> scorecard()
 
 
 cityhub_resolve_publish()

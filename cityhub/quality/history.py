@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cityhub.sharedlayer import engine_for
 from cityhub.sharedlayer.schema import provider_rule_failure, provider_scorecard
 
-from .scorecard import DimensionScore, RuleFailure, Scorecard
+from .scorecard import DimensionScore, RuleFailure, Scorecard, rule_rank
 
 # Anomaly rules: a score is compared with the same department's scores on the previous RECENT_RUNS runs.
 RECENT_RUNS = 5
@@ -96,8 +96,7 @@ def load_scorecard(url: str, run_id: str) -> Scorecard | None:
     try:
         with engine.connect() as connection:
             scores = connection.execute(sa.select(provider_scorecard).where(provider_scorecard.c.run_id == run_id)).all()
-            rules = connection.execute(sa.select(provider_rule_failure).where(provider_rule_failure.c.run_id == run_id)
-                                       .order_by(provider_rule_failure.c.source, provider_rule_failure.c.failing_count.desc())).all()
+            rules = connection.execute(sa.select(provider_rule_failure).where(provider_rule_failure.c.run_id == run_id)).all()
     finally:
         engine.dispose()
     if not scores:
@@ -105,7 +104,8 @@ def load_scorecard(url: str, run_id: str) -> Scorecard | None:
     return Scorecard(
         run_id=run_id,
         scores=[DimensionScore(r.source, r.dimension, int(r.numerator), int(r.denominator)) for r in scores],
-        rules=[RuleFailure(r.source, r.rule, r.severity, int(r.failing_count), tuple(json.loads(r.examples or "[]"))) for r in rules],
+        rules=sorted((RuleFailure(r.source, r.rule, r.severity, int(r.failing_count), tuple(json.loads(r.examples or "[]"))) for r in rules),
+                     key=lambda rule: (rule.source, *rule_rank(rule))),
         computed_at=utc(scores[0].computed_at),
     )
 

@@ -356,6 +356,11 @@ def compute_scorecard(run_id: str, persons: DataFrame, quarantine: DataFrame | N
     return scorecard
 
 
+def rule_rank(failure: RuleFailure) -> tuple:
+    """Sort key of a department's rules: critical first, then most failing, then by name."""
+    return (failure.severity != CRITICAL, -failure.failing_count, failure.rule)
+
+
 def _merge_rules(failures: list[RuleFailure]) -> list[RuleFailure]:
     """The worst rules per source, most failing first (standardiser flags, quarantine and GX outcomes together)."""
     by_source: dict[str, list[RuleFailure]] = {}
@@ -363,7 +368,7 @@ def _merge_rules(failures: list[RuleFailure]) -> list[RuleFailure]:
         by_source.setdefault(failure.source, []).append(failure)
     worst = []
     for source in sorted(by_source):
-        ranked = sorted(by_source[source], key=lambda f: (f.severity != CRITICAL, -f.failing_count, f.rule))
+        ranked = sorted(by_source[source], key=rule_rank)
         worst.extend(ranked[:WORST_RULES])
     return worst
 

@@ -56,9 +56,9 @@ def data_docs_index(run_dir: Path) -> Path | None:
     return index if index.exists() else None
 
 
-def build_report(url: str, run_id: str, run_dir: Path) -> ScorecardReport:
-    """Read a scored run and its history back from the shared layer."""
-    scorecard = load_scorecard(url, run_id)
+def build_report(url: str, run_id: str, run_dir: Path, scorecard: Scorecard | None = None) -> ScorecardReport:
+    """A scored run (read back from the shared layer unless given) with its history from the shared layer."""
+    scorecard = scorecard or load_scorecard(url, run_id)
     if scorecard is None:
         raise LookupError(f"run {run_id} has no scorecard in the shared layer")
     history = [row for row in load_history(url) if row.run_id <= run_id]
@@ -112,7 +112,7 @@ def score_and_report(spark, url: str, lake, run_id: str, run_dir: Path, rules: S
     """Compute a run's scorecard from the lake, replace its history rows, and write the HTML."""
     scorecard = scorecard_for_run(spark, lake, run_id, run_dir, rules)
     save_scorecard(url, scorecard)
-    report = build_report(url, run_id, run_dir)
+    report = build_report(url, run_id, run_dir, scorecard)
     return report, write_html(report, run_dir)
 
 

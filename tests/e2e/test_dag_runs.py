@@ -50,5 +50,6 @@ def test_ingest_then_resolve_publish_dag_runs(airflow_dagbag, fresh_city, tmp_pa
         versions = dict(connection.execute(sa.text("select dataset, max(version) from dataset_version group by dataset")).all())
         residents = connection.execute(sa.text("select count(*) from resident")).scalar()
     assert versions.get("resident") == 1 and residents > 200
+    assert list((home / "runs").glob("*/quality/scorecard.html")), "the scorecard task writes the run's HTML"
     coverage = truth_coverage(url, fresh_city)
     assert coverage["missing"] == 0 and coverage["duplicated"] == 0, coverage
