@@ -13,10 +13,13 @@ from cityhub.lake import Lake
 from connectors.definition import SourceDefinition
 
 from .ids import assign_resident_ids
-from .linking import link_records
+from .matching import match_persons
 from .survivorship import DEFAULT_RULES, all_candidates, choose, golden_records, lineage, load_rules
 
-XREF_COLUMNS = ("record_key", "source", "stream", "source_record_id", "resident_id", "match_rule", "match_probability", "batch_id", "run_id")
+XREF_COLUMNS = (
+    "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule", "match_probability",
+    "match_evidence", "batch_id", "run_id",
+)
 
 
 class ResolveError(RuntimeError):
@@ -47,13 +50,16 @@ class ResolveResult:
         }
 
 
-def build_xref(persons: DataFrame, secret: str, run_id: str) -> DataFrame:
-    """`resident_xref`: every person record with its resident id and the rule that linked it."""
-    links = assign_resident_ids(link_records(persons), secret)
-    return links.select(
+def build_xref(persons: DataFrame, secret: str, run_id: str) -> tuple[DataFrame, DataFrame]:
+    """`resident_xref` (every person record with its resident id, rule and evidence) and the review queue."""
+    matches = match_persons(persons)
+    links = assign_resident_ids(matches.links, secret)
+    xref = links.select(
         "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule",
-        F.col("match_probability").cast("double").alias("match_probability"), "batch_id", F.lit(run_id).alias("run_id"),
+        F.col("match_probability").cast("double").alias("match_probability"), "match_evidence", "batch_id",
+        F.lit(run_id).alias("run_id"),
     )
+    return xref, matches.review.withColumn("run_id", F.lit(run_id))
 
 
 def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
@@ -97,7 +103,8 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
 
     try:
         persons = cache(persons)
-        xref = cache(build_xref(persons, hub_secret, run_id))
+        xref, review = build_xref(persons, hub_secret, run_id)
+        xref = cache(xref)
         result.residents, result.xref_by_rule = check_xref(xref)
         residents = xref.select("record_key", "resident_id")
         facts = {}
@@ -111,6 +118,7 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
         _write(lake, run_id, result, {
             "resident": golden_records(xref, winners, run_id),
             "resident_xref": xref.select(*XREF_COLUMNS),
+            "review_queue": review,
             "resident_lineage": lineage(winners, run_id),
             **{f"fact_{source}": frame for source, frame in facts.items()},
         })
