@@ -23,6 +23,7 @@ from .charts import trend_chart
 
 log = logging.getLogger(__name__)
 
+# Where cityhub.quality.run builds Data Docs inside a report folder (spelt again so this module does not load GX).
 DATA_DOCS_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
 REPORT_NAME = "scorecard.html"
 
