@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from rich import box
 from rich.table import Table
 
 quality_app = typer.Typer(help="Data quality: provider scorecards and Data Docs of a run.", no_args_is_help=True)
@@ -84,17 +85,19 @@ def print_scorecard(console, result) -> None:
     from cityhub.quality.scorecard import DIMENSIONS
     from cityhub.reports.scorecard import score_band
 
-    table = Table(title=f"provider scorecard — run {result.run_id}")
-    table.add_column("department")
-    for dimension in DIMENSIONS:
-        table.add_column(dimension, justify="right")
+    # Dimensions as rows and departments as columns, the fraction under the score: six dimensions
+    # by a handful of departments fits an 80-column terminal where the other way round truncates.
+    table = Table(title=f"provider scorecard — run {result.run_id}", box=box.SIMPLE_HEAD)
+    table.add_column("dimension")
     for source in result.scorecard.sources:
+        table.add_column(source, justify="right", overflow="fold")
+    for dimension in DIMENSIONS:
         cells = []
-        for dimension in DIMENSIONS:
+        for source in result.scorecard.sources:
             score = result.scorecard.score(source, dimension)
             text = "n/a" if score.score is None else f"{score.score:.1f}"
-            cells.append(f"[{BAND_STYLE[score_band(score.score)]}]{text}[/] [dim]{score.numerator}/{score.denominator}[/]")
-        table.add_row(source, *cells)
+            cells.append(f"[{BAND_STYLE[score_band(score.score)]}]{text}[/]\n[dim]{score.numerator}/{score.denominator}[/]")
+        table.add_row(dimension, *cells)
     console.print(table)
     for anomaly in result.anomalies:
         console.print(f"[yellow]warning:[/yellow] {anomaly.message}")
