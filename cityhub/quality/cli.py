@@ -105,6 +105,12 @@ def print_scorecard(console, result) -> None:
         worst = [r for r in result.scorecard.rules if r.source == source][:3]
         if worst:
             console.print(f"{source} worst rules: " + "; ".join(f"{r.rule} ({r.severity}) {r.failing_count}" for r in worst))
+    if result.validation:
+        v = result.validation
+        console.print(f"validation: {v.evaluated - v.failed} of {v.evaluated} expectations passed")
+        for o in v.dataset_failures:
+            console.print(f"[red]dataset gate failed[/red]: {o.get('dataset')} {o.get('expectation')} ({o.get('target')}, "
+                          f"{o.get('severity')}) {o.get('unexpected_count') or 0} failing")
     for note in result.notes:
         console.print(f"[dim]note: {note}[/dim]")
 

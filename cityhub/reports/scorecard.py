@@ -28,6 +28,23 @@ DATA_DOCS_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "ind
 REPORT_NAME = "scorecard.html"
 
 
+@dataclass(frozen=True)
+class ValidationSummary:
+    """The run's validation outcomes in short: how many expectations ran and failed, and the failures no department owns."""
+
+    evaluated: int
+    failed: int
+    dataset_failures: tuple[dict, ...]
+
+    @classmethod
+    def from_outcomes(cls, outcomes: list[dict]) -> "ValidationSummary":
+        """Count the outcomes; keep the failed ones without a `source` (published datasets' gates), critical first."""
+        failed = [o for o in outcomes if not o.get("success")]
+        unowned = sorted((o for o in failed if not o.get("source")),
+                         key=lambda o: (o.get("severity") != "critical", o.get("dataset") or "", o.get("expectation") or ""))
+        return cls(evaluated=len(outcomes), failed=len(failed), dataset_failures=tuple(unowned))
+
+
 @dataclass
 class ScorecardReport:
     """Everything the HTML and the terminal summary show for one run."""
@@ -39,6 +56,7 @@ class ScorecardReport:
     anomalies: list[Anomaly]
     data_docs: Path | None
     notes: list[str] = field(default_factory=list)
+    validation: ValidationSummary | None = None
 
     def trend(self, source: str) -> dict[str, list[float | None]]:
         """Per dimension, the department's score on every run up to this one (None where not scored)."""
@@ -64,14 +82,16 @@ def build_report(url: str, run_id: str, run_dir: Path, scorecard: Scorecard | No
         raise LookupError(f"run {run_id} has no scorecard in the shared layer")
     history = [row for row in load_history(url) if row.run_id <= run_id]
     notes = []
-    if read_outcomes(run_dir) is None:
+    outcomes = read_outcomes(run_dir)
+    if outcomes is None:
         notes.append("no validation outcomes (quality/outcomes.json) were written for this run: the worst rules come from "
                      "the standardiser's flags and the quarantine only")
     docs = data_docs_index(run_dir)
     if docs is None:
         notes.append("no Data Docs were built for this run")
     return ScorecardReport(run_id=run_id, scorecard=scorecard, runs=sorted({r.run_id for r in history}), history=history,
-                           anomalies=detect_anomalies(history, run_id), data_docs=docs, notes=notes)
+                           anomalies=detect_anomalies(history, run_id), data_docs=docs, notes=notes,
+                           validation=ValidationSummary.from_outcomes(outcomes) if outcomes is not None else None)
 
 
 def _environment() -> Environment:

@@ -18,6 +18,17 @@ VALIDITY = {"health": [96, 97, 96, 88], "housing": [90, 91, 90, 90]}
 CLEAR_ID, CLEAR_PHONE, CLEAR_NAME = "110101198005061237", "13800138000", "张三丰"
 
 
+# The contract of outcomes.json: one passed, one a department owns, one a published dataset's gate.
+OUTCOMES = [
+    {"layer": "standardised", "suite": "standardised_persons", "source": "health", "dataset": "persons", "expectation": "expect_phone_well_formed",
+     "target": "phone", "severity": "warning", "success": True, "unexpected_count": 0, "element_count": 10, "error": None},
+    {"layer": "standardised", "suite": "standardised_persons", "source": "housing", "dataset": "persons", "expectation": "expect_valid_id_number",
+     "target": "id_number", "severity": "warning", "success": False, "unexpected_count": 4, "element_count": 10, "error": None},
+    {"layer": "published", "suite": "resident", "source": None, "dataset": "resident", "expectation": "expect_column_values_to_be_unique",
+     "target": "resident_id", "severity": "critical", "success": False, "unexpected_count": 2, "element_count": 9, "error": None},
+]
+
+
 def row(run: str, source: str, dimension: str, score: float | None) -> ScoreRow:
     return ScoreRow(run, source, dimension, score, int(score or 0), 100 if score is not None else 0)
 
@@ -68,7 +79,7 @@ def home(tmp_path):
     docs = home / "runs" / RUNS[-1] / "quality" / "gx" / "uncommitted" / "data_docs" / "local_site"
     docs.mkdir(parents=True)
     (docs / "index.html").write_text("<html>docs</html>", encoding="utf-8")
-    (home / "runs" / RUNS[-1] / "quality" / "outcomes.json").write_text(json.dumps([]), encoding="utf-8")
+    (home / "runs" / RUNS[-1] / "quality" / "outcomes.json").write_text(json.dumps(OUTCOMES), encoding="utf-8")
     return home
 
 
@@ -85,13 +96,17 @@ def test_report_defaults_to_latest_run_and_writes_html(home):
     html_path = home / "runs" / RUNS[-1] / "quality" / "scorecard.html"
     assert str(html_path) in result.output.replace("\n", "")
     html = html_path.read_text(encoding="utf-8")
-    scores = html[html.index('<table id="scores">'):html.index("</table>")]
+    scores = html[html.index('<table id="scores">'):]
+    scores = scores[:scores.index("</table>")]
     assert "health" in scores and "housing" in scores and ">88.0<" in scores and ">90.0<" in scores
     assert html.count("<svg") == 2 and html.count("<polyline") >= 2 * (len(DIMENSIONS) - 1)  # a line per scored dimension
     assert len(re.findall(r"<circle", html)) >= 2 * 4 * (len(DIMENSIONS) - 1)  # four runs on every line
     assert 'href="gx/uncommitted/data_docs/local_site/index.html"' in html
     assert "110101********1230" in html and CLEAR_ID not in html and CLEAR_PHONE not in html and CLEAR_NAME not in html
     assert "http://" not in html.replace("http://www.w3.org/2000/svg", "")  # self-contained: no external assets
+    gates = html[html.index('<table id="dataset-failures">'):]
+    assert "1 of 3 expectations passed" in html and "expect_column_values_to_be_unique" in gates[:gates.index("</table>")]
+    assert "dataset gate failed: resident expect_column_values_to_be_unique" in result.output
 
 
 def test_report_for_an_earlier_run_and_unknown_run(home):
