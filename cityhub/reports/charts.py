@@ -5,6 +5,7 @@ from __future__ import annotations
 from html import escape
 
 # Colour-blind-safe palette (Okabe–Ito), one colour per series.
+MAX_LABELS = 6
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 
@@ -33,7 +34,12 @@ def trend_chart(title: str, runs: list[str], series: dict[str, list[float | None
     for tick in range(int(low), int(high) + 1, 10 if high - low <= 50 else 20):
         parts.append(f'<line x1="{left}" x2="{left + plot_w}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>'
                      f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" class="tick">{tick}</text>')
+    # At most about MAX_LABELS run labels on the axis, so a long history stays legible (every point keeps its tooltip).
+    label_every = max(1, -(-len(runs) // MAX_LABELS))
     for i, run in enumerate(runs):
+        last = len(runs) - 1
+        if i != last and (i % label_every or last - i < label_every):  # the last run's label always shows
+            continue
         parts.append(f'<text x="{x(i):.1f}" y="{height - bottom + 16}" text-anchor="middle" class="tick">{escape(short_run(run))}</text>')
     for n, (name, points) in enumerate(series.items()):
         colour = PALETTE[n % len(PALETTE)]

@@ -141,3 +141,13 @@ def test_quality_server_serves_the_data_docs_on_loopback(home):
                 assert response.read() == b"<html>docs</html>"
         finally:
             server.shutdown()
+
+
+def test_a_long_history_keeps_every_point_but_few_axis_labels():
+    from cityhub.reports.charts import MAX_LABELS, short_run, trend_chart
+
+    runs = [f"202611{day:02d}T000000000000Z" for day in range(1, 31)]
+    svg = trend_chart("health", runs, {"validity": [90.0 + day % 3 for day in range(30)]})
+    assert svg.count("<circle") == 30
+    labels = [run for run in runs if f">{short_run(run)}</text>" in svg]
+    assert runs[0] in labels and runs[-1] in labels and len(labels) <= MAX_LABELS + 1
