@@ -7,9 +7,10 @@ any failure rolls everything back, fact table DDL included):
 2. create or widen the department fact tables `fact_<source>`,
 3. delete the previous contents (DELETE, not TRUNCATE: PostgreSQL readers keep their snapshot
    instead of waiting on an exclusive lock),
-4. bulk-load `resident`, `resident_xref`, `resident_lineage`, `fact_<source>` and `quarantine`
-   from the run's Parquet, in record batches (COPY on PostgreSQL, executemany on SQLite),
-5. add one `dataset_version` row per dataset.
+4. bulk-load `resident`, `resident_xref`, `resident_lineage`, `review_queue`, `fact_<source>` and
+   `quarantine` from the run's Parquet, in record batches (COPY on PostgreSQL, executemany on SQLite),
+5. replace this run's rows of the append-only `resident_id_history` (other runs' rows stay),
+6. add one `dataset_version` row per dataset.
 
 On PostgreSQL, widening a fact table (ALTER TABLE) locks that one table until commit, so its readers
 wait for the publish instead of reading the old version; all other tables stay readable throughout.
@@ -35,10 +36,11 @@ import sqlalchemy as sa
 from cityhub.lake import Lake
 from cityhub.sharedlayer import engine_for, record_run_end, record_run_start, upgrade
 from cityhub.sharedlayer.engine import writer_connection
-from cityhub.sharedlayer.schema import NAMING_CONVENTION, RESOLVED_TABLES, fact_table, quarantine
+from cityhub.sharedlayer.schema import NAMING_CONVENTION, RESOLVED_TABLES, fact_table, quarantine, review_queue
 
 from . import loaders
 from .facts import ensure_fact_table
+from .history import HISTORY, publish_history
 from .quarantine_keys import QuarantineKeys
 from .reader import ParquetSource, PublishError
 from .versions import record_versions
@@ -95,7 +97,7 @@ def publish_run(
     engine = engine_for(url)
     try:
         with writer_connection(engine) as connection, connection.begin():
-            result = _publish(connection, run_id, datasets, batch_rows, progress)
+            result = _publish(connection, lake, run_id, datasets, batch_rows, progress)
     finally:
         engine.dispose()
     return replace(result, seconds=round(time.monotonic() - started, 3))
@@ -105,6 +107,9 @@ def _plan(lake: Lake, run_id: str, fact_sources: Mapping[str, Sequence[str]]) ->
     """Every dataset of the run with its checked Parquet files, in load order; fails before any write."""
     fill = {"run_id": run_id}  # run_id columns may be left out of the Parquet: the run is known
     datasets = [_Dataset(t.name, t, ParquetSource.open(lake.resolved(run_id, t.name), t, fill)) for t in RESOLVED_TABLES]
+    # Runs resolved before the review queue existed have no folder: an empty queue, not an error.
+    reviews = ParquetSource.open(lake.resolved(run_id, review_queue.name), review_queue, {**fill, "status": "open"}, required=False)
+    datasets.append(_Dataset(review_queue.name, review_queue, reviews))
     facts_meta = sa.MetaData(naming_convention=NAMING_CONVENTION)
     for source in sorted(fact_sources):
         if not _SOURCE_NAME.match(source):
@@ -117,7 +122,8 @@ def _plan(lake: Lake, run_id: str, fact_sources: Mapping[str, Sequence[str]]) ->
     return datasets
 
 
-def _publish(connection: sa.Connection, run_id: str, datasets: list[_Dataset], batch_rows: int, progress: Progress | None) -> PublishResult:
+def _publish(connection: sa.Connection, lake: Lake, run_id: str, datasets: list[_Dataset], batch_rows: int,
+             progress: Progress | None) -> PublishResult:
     _take_publish_lock(connection)
     added = {d.name: cols for d in datasets if d.is_fact and (cols := ensure_fact_table(connection, d.table))}
     for dataset in reversed(datasets):  # children before the residents they reference
@@ -128,7 +134,9 @@ def _publish(connection: sa.Connection, run_id: str, datasets: list[_Dataset], b
         rows[dataset.name] = _load(load, connection, dataset, batch_rows)
         if progress is not None:
             progress(dataset.name, rows[dataset.name])
-    changes = record_versions(connection, run_id, rows, datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc)
+    rows[HISTORY] = publish_history(connection, lake, run_id, now)  # append-only: not among the snapshots deleted above
+    changes = record_versions(connection, run_id, rows, now)
     return PublishResult(
         run_id=run_id,
         versions={name: change.version for name, change in changes.items()},

@@ -60,6 +60,7 @@ resident_xref = sa.Table(
     sa.Column("resident_id", KEY, sa.ForeignKey("resident.resident_id"), nullable=False, index=True),
     sa.Column("match_rule", sa.Text),
     sa.Column("match_probability", sa.Float),
+    sa.Column("match_evidence", sa.Text),  # JSON: the rule, or the per-field match weights of the link
     sa.Column("batch_id", KEY),
     sa.Column("run_id", RUN_ID),
 )
@@ -137,6 +138,36 @@ provider_rule_failure = sa.Table(
     sa.Column("failing_count", sa.BigInteger, nullable=False),
     sa.Column("examples", sa.Text),
     sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+# Record pairs the matcher would not decide alone (e.g. two ID-anchored residents a record would chain):
+# a snapshot of the live run, like the resolved tables; `status` is 'open' until someone reviews it.
+review_queue = sa.Table(
+    "review_queue",
+    metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("record_key", KEY, primary_key=True),
+    sa.Column("other_record_key", KEY, primary_key=True),
+    sa.Column("reason", sa.String(255), primary_key=True),
+    sa.Column("match_probability", sa.Float),
+    sa.Column("evidence", sa.Text),
+    sa.Column("status", sa.String(16), nullable=False, server_default="open"),
+)
+
+# How resident ids changed between runs (transforms.resolve.registry): append-only across runs, so
+# a subscriber holding an old id can follow it. change is merge (old id absorbed into new), split
+# (records of old moved to new; old lives on) or retire (old has no records any more; new is null).
+resident_id_history = sa.Table(
+    "resident_id_history",
+    metadata,
+    sa.Column("history_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("old_resident_id", KEY, nullable=False, index=True),
+    sa.Column("new_resident_id", KEY, index=True),
+    sa.Column("change", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("run_id", RUN_ID, nullable=False, index=True),
+    sa.Column("changed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("record_count", sa.Integer),
 )
 
 # Tables published from the lake, in load order (parents before the tables that reference them).

@@ -28,7 +28,7 @@ RESIDENT_SCHEMA = pa.schema([
 XREF_SCHEMA = pa.schema([
     ("record_key", pa.string()), ("source", pa.string()), ("stream", pa.string()), ("source_record_id", pa.string()),
     ("resident_id", pa.string()), ("match_rule", pa.string()), ("match_probability", pa.float64()),
-    ("batch_id", pa.string()), ("run_id", pa.string()),
+    ("match_evidence", pa.string()), ("batch_id", pa.string()), ("run_id", pa.string()),
 ])
 LINEAGE_SCHEMA = pa.schema([
     ("resident_id", pa.string()), ("attribute", pa.string()), ("value", pa.string()),
@@ -87,7 +87,8 @@ def make_run(run_id: str, residents: int = 3, name_suffix: str = "", facts: dict
         for source, stream, prefix, rule in (("public_security", "rk_person", "P", "id_number"), ("housing", "property", "H", "id_number")):
             tables["resident_xref"].append({
                 "record_key": f"{source}:{stream}:{prefix}{i}", "source": source, "stream": stream, "source_record_id": f"{prefix}{i}",
-                "resident_id": resident_id, "match_rule": rule, "match_probability": 0.5 + i / 100, "batch_id": "b1", "run_id": run_id,
+                "resident_id": resident_id, "match_rule": rule, "match_probability": 0.5 + i / 100,
+                "match_evidence": AWKWARD_VALUES[i % len(AWKWARD_VALUES)], "batch_id": "b1", "run_id": run_id,
             })
         for attribute, value in (("name", f"张{i}{name_suffix}"), ("birth_date", str(date(1990, 1, 1) + timedelta(days=i)))):
             tables["resident_lineage"].append({

@@ -10,7 +10,10 @@ from alembic.runtime.migration import MigrationContext
 from cityhub.sharedlayer import current_revision, engine_for, head_revision, normalise_url, upgrade
 from cityhub.sharedlayer.schema import metadata
 
-MANAGED_TABLES = {"resident", "resident_xref", "resident_lineage", "quarantine", "dataset_version", "pipeline_run"}
+MANAGED_TABLES = {
+    "resident", "resident_xref", "resident_lineage", "quarantine", "dataset_version", "pipeline_run", "review_queue",
+    "resident_id_history",
+}
 
 
 def test_upgrade_reaches_head_and_is_idempotent(db_url):
@@ -97,3 +100,17 @@ def test_plain_postgresql_urls_mean_psycopg():
     assert normalise_url("postgresql://postgres@127.0.0.1/test").drivername == "postgresql+psycopg"
     assert normalise_url("postgres://postgres@127.0.0.1/test").drivername == "postgresql+psycopg"
     assert normalise_url("sqlite:///x.db").drivername == "sqlite"
+
+
+def test_identity_history_tables(db_url):
+    upgrade(db_url)
+    engine = engine_for(db_url)
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            assert "match_evidence" in {c["name"] for c in inspector.get_columns("resident_xref")}
+            assert inspector.get_pk_constraint("review_queue")["constrained_columns"] == ["run_id", "record_key", "other_record_key", "reason"]
+            indexed = [index["column_names"] for index in inspector.get_indexes("resident_id_history")]
+            assert ["old_resident_id"] in indexed and ["new_resident_id"] in indexed
+    finally:
+        engine.dispose()

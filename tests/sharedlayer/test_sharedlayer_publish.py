@@ -12,7 +12,7 @@ from cityhub.sharedlayer import engine_for
 
 HOUSING = {"housing": ["unit_no", "floor_area"]}
 RESOLVED = ["resident", "resident_xref", "resident_lineage", "quarantine", "fact_housing"]
-ALL_DATASETS = {"resident", "resident_xref", "resident_lineage", "fact_housing", "quarantine"}
+ALL_DATASETS = {"resident", "resident_xref", "resident_lineage", "review_queue", "resident_id_history", "fact_housing", "quarantine"}
 
 
 def versions(url: str) -> list[dict]:
@@ -40,7 +40,8 @@ def test_first_publish_loads_every_table_as_written(db_url, lake, land_run, publ
 
     assert result.versions == {name: 1 for name in ALL_DATASETS}
     assert set(result.created) == ALL_DATASETS
-    assert result.rows == {"resident": 4, "resident_xref": 8, "resident_lineage": 8, "fact_housing": 4, "quarantine": 1}
+    assert result.rows == {"resident": 4, "resident_xref": 8, "resident_lineage": 8, "fact_housing": 4, "quarantine": 1,
+                           "review_queue": 0, "resident_id_history": 0}
     assert result.fact_columns_added == {"fact_housing": ["resident_id", "record_key", "fact_key", "stream", "source_record_id", "batch_id", "unit_no", "floor_area"]}
     contents = published(db_url, RESOLVED)
     for table in ("resident", "resident_xref", "resident_lineage", "quarantine", "fact_housing"):
@@ -232,7 +233,7 @@ def test_readers_see_the_previous_version_until_the_publish_commits(db_url, lake
     finally:
         reader.dispose()
 
-    assert [entry[0] for entry in seen_during] == ["resident", "resident_xref", "resident_lineage", "fact_housing", "quarantine"]
+    assert [entry[0] for entry in seen_during] == ["resident", "resident_xref", "resident_lineage", "review_queue", "fact_housing", "quarantine"]
     assert all(entry[1:] == (("张0", "张1", "张2"), 6, 1) for entry in seen_during), seen_during
     assert after == ["张0改", "张1改", "张2改", "张3改", "张4改"]
 
@@ -257,7 +258,7 @@ def test_bulk_loader_is_copy_on_postgresql_and_executemany_on_sqlite(db_url, lak
 
     expected = "copy_batches" if db_url.startswith("postgresql") else "executemany_batches"
     assert chosen == [expected]
-    assert loaded == ["resident", "resident_xref", "resident_lineage", "fact_housing", "quarantine"]
+    assert loaded == ["resident", "resident_xref", "resident_lineage", "review_queue", "fact_housing", "quarantine"]
     facts = published(db_url, ["fact_housing"])["fact_housing"]
     assert [row["unit_no"] for row in facts] == [row["unit_no"] for row in written["fact_housing"]]
     assert [row["unit_no"] for row in facts] == ["", 'a,"b"\nc', "东城区 1号\t院", "\\N", None]
