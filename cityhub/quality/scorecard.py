@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from cityhub.lake import Lake
 from cityhub.privacy import mask_field, mask_text
 from transforms.standardise.id_number import USABLE_STATUSES as USABLE_ID
+from transforms.standardise.run import FACT_KEYS
 
 COMPLETENESS, VALIDITY, CONSISTENCY = "completeness", "validity", "consistency"
 UNIQUENESS, TIMELINESS, ACCURACY = "uniqueness", "timeliness", "accuracy"
@@ -100,21 +101,29 @@ class Scorecard:
 
 @dataclass(frozen=True)
 class ScoringRules:
-    """What a department is held to: required fields per stream, update cycle per department."""
+    """What a department is held to: required fields per stream, update cycle per department, its registers.
+
+    A register is a stream other streams point at as their subject (public security's `persons`,
+    health's `patients`): it should hold one record per person. Any other person stream records
+    items (a property, an assistance case) and may rightly hold several per person.
+    """
 
     required: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
     cycle_seconds: Mapping[str, int] = field(default_factory=dict)
+    registers: frozenset[tuple[str, str]] = frozenset()
 
     @classmethod
     def from_definitions(cls, definitions: Iterable) -> "ScoringRules":
         """Required fields: the person fields each stream maps; cycle: the source's schedule."""
-        required, cycles = {}, {}
+        required, cycles, registers = {}, {}, set()
         for definition in definitions:
             cycles[definition.name] = cycle_seconds(definition.schedule)
             for stream in definition.streams:
                 if stream.person:
                     required[(definition.name, stream.name)] = tuple(f for f in REQUIRED_FIELDS if getattr(stream.person, f) is not None)
-        return cls(required=required, cycle_seconds=cycles)
+                if stream.subject:
+                    registers.add((definition.name, stream.subject.stream))
+        return cls(required=required, cycle_seconds=cycles, registers=frozenset(registers))
 
 
 def cycle_seconds(schedule: str | None) -> int:
@@ -216,19 +225,36 @@ def _quarantined(quarantine: DataFrame | None) -> dict[str, int]:
     return {row["source"]: int(row["n"]) for row in rows}
 
 
-def _identity(persons: DataFrame, xref: DataFrame | None) -> DataFrame:
-    """Each record with the person it is about: its resident, else its usable ID number, else itself."""
+def fact_fingerprints(facts: Iterable[DataFrame]) -> DataFrame | None:
+    """`record_key`, `fingerprint`: a hash of each person record's own facts (standardised fact frames of person streams)."""
+    frames = []
+    for frame in facts:
+        values = [c for c in frame.columns if c not in FACT_KEYS]
+        content = F.to_json(F.struct(*values)) if values else F.lit("")
+        # Person-stream facts are keyed by their own record; subject-stream facts are not person records.
+        frames.append(frame.filter(F.col("fact_key") == F.col("record_key")).select("record_key", F.sha2(content, 256).alias("fingerprint")))
+    return reduce(DataFrame.unionByName, frames) if frames else None
+
+
+def _identity(persons: DataFrame, xref: DataFrame | None, fingerprints: DataFrame | None, rules: ScoringRules) -> DataFrame:
+    """Each record with what makes it unique: the person (resident, else usable ID number, else the record)
+    and, outside registers, the content of its facts."""
     frame = persons
     if xref is not None:
         frame = frame.join(xref.select("record_key", "resident_id"), "record_key", "left")
     else:
         frame = frame.withColumn("resident_id", F.lit(None).cast("string"))
-    identity = F.coalesce(F.col("resident_id"), F.concat(F.lit("id:"), F.col("id_number")), F.concat(F.lit("rk:"), F.col("record_key")))
-    return frame.withColumn("_person", identity)
+    if fingerprints is not None:
+        frame = frame.join(fingerprints, "record_key", "left")
+    else:
+        frame = frame.withColumn("fingerprint", F.lit(None).cast("string"))
+    person = F.coalesce(F.col("resident_id"), F.concat(F.lit("id:"), F.col("id_number")), F.concat(F.lit("rk:"), F.col("record_key")))
+    item = F.when(_in_streams(rules.registers), F.lit("")).otherwise(F.coalesce(F.col("fingerprint"), F.lit("")))
+    return frame.withColumn("_person", F.concat_ws("|", person, item))
 
 
 def _uniqueness(with_identity: DataFrame) -> dict[str, tuple[int, int]]:
-    """Per source: records that are the first of their person in their stream, and all records."""
+    """Per source: records that are the first of their person (and item) in their stream, and all records."""
     per_stream = with_identity.groupBy("source", "stream").agg(
         F.countDistinct("_person").alias("distinct"), F.count(F.lit(1)).alias("records"))
     rows = per_stream.groupBy("source").agg(F.sum("distinct").alias("distinct"), F.sum("records").alias("records")).collect()
@@ -323,14 +349,14 @@ def outcome_failures(outcomes: list[dict]) -> list[RuleFailure]:
 
 def compute_scorecard(run_id: str, persons: DataFrame, quarantine: DataFrame | None = None, xref: DataFrame | None = None,
                       residents: DataFrame | None = None, rules: ScoringRules | None = None,
-                      outcomes: list[dict] | None = None) -> Scorecard:
+                      outcomes: list[dict] | None = None, fingerprints: DataFrame | None = None) -> Scorecard:
     """Every department's scores on the six dimensions and its worst rules, for one run."""
     rules = rules or ScoringRules()
     persons = persons.cache()
     try:
         fields = _field_sums(persons, rules)
         held = _quarantined(quarantine)
-        unique = _uniqueness(_identity(persons, xref))
+        unique = _uniqueness(_identity(persons, xref, fingerprints, rules))
         timely = _timeliness(persons, rules)
         accurate = _accuracy(persons, xref, residents)
         failing = _failing_values(persons)
@@ -391,6 +417,8 @@ def scorecard_for_run(spark: SparkSession, lake: Lake, run_id: str, run_dir: Pat
     persons = _read(spark, lake.standardised_persons(run_id))
     if persons is None:
         raise FileNotFoundError(f"run {run_id} has no standardised persons at {lake.standardised_persons(run_id)}: run the pipeline (`cityhub run`) first")
+    fact_folders = sorted(lake.standardised(run_id).joinpath("facts").glob("*")) if lake.standardised(run_id).joinpath("facts").is_dir() else []
+    facts = [frame for frame in (_read(spark, folder) for folder in fact_folders) if frame is not None]
     return compute_scorecard(
         run_id, persons, _read(spark, lake.quarantine(run_id)), _read(spark, lake.resolved(run_id, "resident_xref")),
-        _read(spark, lake.resolved(run_id, "resident")), rules, read_outcomes(run_dir) or [])
+        _read(spark, lake.resolved(run_id, "resident")), rules, read_outcomes(run_dir) or [], fact_fingerprints(facts))

@@ -1,7 +1,7 @@
-"""A hand-built run for the scorecard: two departments whose every dimension is known exactly.
+"""A hand-built run for the scorecard: departments whose every dimension is known exactly.
 
 Department `a` (stream s1 maps all six person fields) and `b` (stream s2 maps ID number, name and
-address). The canonical fields come from the real standardiser, so flags and statuses are the
+address); `c` records items (stream s3, one person may own several), `d` is a register (s4). The canonical fields come from the real standardiser, so flags and statuses are the
 pipeline's own. The expected numbers are worked out by hand in tests/quality/test_scorecard.py.
 """
 
@@ -34,8 +34,16 @@ RAW = {
                                     address="北京市东城区三号", source_updated_at="2026-06-20T10:00:00")),
     "b:s2:1": ("b", "s2", "b1", dict(id_number=MALE_ID, name="张叁", address="北京市东城区东华门街道1号", source_updated_at="2026-06-01T08:00:00")),
     "b:s2:2": ("b", "s2", "b1", dict(id_number=FEMALE_ID, name="赵六", address=None, source_updated_at="2026-06-01T08:00:00")),
+    # One owner, three item records: two different units, and the first unit entered twice.
+    **{f"c:s3:{n}": ("c", "s3", "b1", dict(name="孙八", source_updated_at="2026-06-01T08:00:00")) for n in (1, 2, 3)},
+    # A register holding the same person twice with different facts (two households).
+    **{f"d:s4:{n}": ("d", "s4", "b1", dict(name="周九", source_updated_at="2026-06-01T08:00:00")) for n in (1, 2)},
 }
-RESIDENT_OF = {"a:s1:1": "R1", "a:s1:2": "R1", "b:s2:1": "R1", "a:s1:3": "R3", "a:s1:4": "R4", "b:s2:2": "R5"}
+RESIDENT_OF = {"a:s1:1": "R1", "a:s1:2": "R1", "b:s2:1": "R1", "a:s1:3": "R3", "a:s1:4": "R4", "b:s2:2": "R5",
+               "c:s3:1": "R6", "c:s3:2": "R6", "c:s3:3": "R6", "d:s4:1": "R7", "d:s4:2": "R7"}
+# Standardised facts as the standardiser writes them (keys, then one column per fact of the source).
+FACTS = {"c": [("c:s3:1", "unit-A"), ("c:s3:2", "unit-B"), ("c:s3:3", "unit-A")],
+         "d": [("d:s4:1", "household-1"), ("d:s4:2", "household-2")]}
 QUARANTINED_VALUE = f"{MALE_ID[:-1]}Y | 钱七"
 
 
@@ -52,13 +60,17 @@ def person_rows() -> list[tuple]:
 
 
 def frames(spark):
-    """persons, quarantine, xref and residents of the hand-built run."""
+    """persons, quarantine, xref, residents and the standardised fact frames of the hand-built run."""
     persons = spark.createDataFrame(person_rows(), PERSONS_SCHEMA)
     quarantine = spark.createDataFrame(
         [("b:s2:9", "b", "s2", "9", "b1", "no_identity", "no usable ID number and no usable name", QUARANTINED_VALUE, "run1")],
         "record_key string, source string, stream string, source_record_id string, batch_id string, rule string, reason string, value string, run_id string")
     xref = spark.createDataFrame([(key, RAW[key][0], resident) for key, resident in RESIDENT_OF.items()], "record_key string, source string, resident_id string")
+    facts = [spark.createDataFrame([(key, key, key.split(":")[1], key.rsplit(":", 1)[1], "b1", value) for key, value in rows],
+                                   "record_key string, fact_key string, stream string, source_record_id string, batch_id string, unit string")
+             for rows in FACTS.values()]
     residents = spark.createDataFrame(
-        [("R1", "张三", "M", date(1980, 5, 6)), ("R3", "李四", "F", date(1990, 1, 1)), ("R4", "王五", "F", date(1991, 2, 3)), ("R5", "赵六", "F", date(1991, 2, 3))],
+        [("R1", "张三", "M", date(1980, 5, 6)), ("R3", "李四", "F", date(1990, 1, 1)), ("R4", "王五", "F", date(1991, 2, 3)),
+         ("R5", "赵六", "F", date(1991, 2, 3)), ("R6", "孙八", None, None), ("R7", "周九", None, None)],
         "resident_id string, name string, gender string, birth_date date")
-    return persons, quarantine, xref, residents
+    return persons, quarantine, xref, residents, facts

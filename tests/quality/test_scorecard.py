@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 
 from cityhub.quality.scorecard import (ACCURACY, COMPLETENESS, CONSISTENCY, TIMELINESS, UNIQUENESS, VALIDITY, ScoringRules,
-                                       compute_scorecard, cycle_seconds)
+                                       compute_scorecard, cycle_seconds, fact_fingerprints)
 
 from scorecard_data import frames
 
 pytestmark = pytest.mark.spark
 
 RULES = ScoringRules(required={("a", "s1"): ("id_number", "name", "gender", "birth_date", "phone", "address"),
-                               ("b", "s2"): ("id_number", "name", "address")},
-                     cycle_seconds={"a": 86_400, "b": 86_400})
+                               ("b", "s2"): ("id_number", "name", "address"), ("c", "s3"): ("name",), ("d", "s4"): ("name",)},
+                     cycle_seconds={"a": 86_400, "b": 86_400}, registers=frozenset({("d", "s4")}))
 OUTCOMES = [
     {"layer": "standardised", "suite": "standardised_persons", "source": "a", "dataset": "persons", "expectation": "expect_x",
      "target": "phone", "severity": "critical", "success": False, "unexpected_count": 7, "element_count": 10, "error": None},
@@ -24,8 +24,8 @@ OUTCOMES = [
 
 @pytest.fixture(scope="module")
 def scorecard(spark):
-    persons, quarantine, xref, residents = frames(spark)
-    return compute_scorecard("run1", persons, quarantine, xref, residents, RULES, OUTCOMES)
+    persons, quarantine, xref, residents, facts = frames(spark)
+    return compute_scorecard("run1", persons, quarantine, xref, residents, RULES, OUTCOMES, fact_fingerprints(facts))
 
 
 @pytest.mark.parametrize("source, dimension, numerator, denominator", [
@@ -52,6 +52,10 @@ def scorecard(spark):
     ("b", TIMELINESS, 0, 0),
     # b: b:1's name 张叁 disagrees with R1's 张三; b's gender and birth date are not its own.
     ("b", ACCURACY, 0, 1),
+    # c records items: the owner's two units count once each, the unit entered twice once.
+    ("c", UNIQUENESS, 2, 3),
+    # d is a register: one person twice is a duplicate whatever the facts say.
+    ("d", UNIQUENESS, 1, 2),
 ])
 def test_dimension_numbers(scorecard, source, dimension, numerator, denominator):
     score = scorecard.score(source, dimension)
@@ -80,3 +84,14 @@ def test_cycle_from_schedule():
     assert cycle_seconds("@daily") == 86_400
     assert cycle_seconds("@weekly") == 7 * 86_400
     assert cycle_seconds("0 2 * * *") == 86_400
+
+
+def test_rules_from_the_demo_source_definitions():
+    from connectors.definition import load_source_definitions
+
+    from cityhub.config import PACKAGE_SOURCES_DIR
+
+    rules = ScoringRules.from_definitions(load_source_definitions(PACKAGE_SOURCES_DIR))
+    assert rules.registers == {("public_security", "persons"), ("health", "patients")}
+    assert rules.required[("housing", "property")] == ("id_number", "name", "address")
+    assert rules.cycle_seconds["health"] == 86_400
