@@ -170,6 +170,40 @@ resident_id_history = sa.Table(
     sa.Column("record_count", sa.Integer),
 )
 
+# Quarantine history across runs (cityhub.quality.quarantine_history): an entry opens when a record first
+# breaks a critical rule and closes when a later batch's version of the record is accepted.
+quarantine_entry = sa.Table(
+    "quarantine_entry",
+    metadata,
+    sa.Column("record_key", KEY, primary_key=True),
+    sa.Column("rule", NAME, primary_key=True),
+    sa.Column("opened_run", RUN_ID, primary_key=True),
+    sa.Column("source", NAME),
+    sa.Column("stream", NAME),
+    sa.Column("source_record_id", KEY),
+    sa.Column("batch_id", KEY),
+    sa.Column("reason", sa.Text),
+    sa.Column("value", sa.Text),
+    sa.Column("last_seen_run", RUN_ID, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, index=True),
+    sa.Column("closed_run", RUN_ID),
+    sa.Column("closed_by_record_key", KEY),
+    sa.Column("closed_by_batch_id", KEY),
+)
+
+# The dataset gate's results per run (cityhub.quality.gates): which rule held which dataset.
+gate_outcome = sa.Table(
+    "gate_outcome",
+    metadata,
+    sa.Column("run_id", RUN_ID, primary_key=True),
+    sa.Column("dataset", NAME, primary_key=True),
+    sa.Column("rule", sa.String(255), primary_key=True),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("success", sa.Boolean, nullable=False),
+    sa.Column("unexpected_count", sa.BigInteger),
+    sa.Column("held", sa.Boolean, nullable=False),
+)
+
 # Tables published from the lake, in load order (parents before the tables that reference them).
 RESOLVED_TABLES = (resident, resident_xref, resident_lineage)
 
