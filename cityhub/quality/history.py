@@ -1,7 +1,8 @@
 """Scorecard history in the shared layer, and the anomaly rules read from it.
 
 `save_scorecard` replaces a run's rows (re-scoring a run is idempotent); `load_history` reads every
-run's scores back; `detect_anomalies` compares a run's scores with the department's recent runs.
+run's scores back; `detect_anomalies` compares a run's scores with the department's recent runs and
+`detect_rule_spikes` a run's worst rules with the previous run's.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import sqlalchemy as sa
 from cityhub.sharedlayer import engine_for
 from cityhub.sharedlayer.schema import provider_rule_failure, provider_scorecard
 
-from .scorecard import DimensionScore, RuleFailure, Scorecard, rule_rank
+from .scorecard import CRITICAL, WORST_RULES, DimensionScore, RuleFailure, Scorecard, rule_rank
 
 # Anomaly rules: a score is compared with the same department's scores on the previous RECENT_RUNS runs.
 RECENT_RUNS = 5
 DROP_POINTS = 5.0        # a fall of more than this many points since the previous run
 RANGE_MARGIN = 1.0       # points below the recent minimum before "below its recent range" fires
 MIN_HISTORY = 2          # runs needed before a recent range means anything
+# A rule's failing count spiking: at least SPIKE_MIN_COUNT and more than SPIKE_FACTOR times the previous run's.
+# A large department's score barely moves when a few hundred rows break a rule; the count shows it.
+SPIKE_FACTOR = 3.0
+SPIKE_MIN_COUNT = 10
 
 
 @dataclass(frozen=True)
@@ -42,8 +47,8 @@ class Anomaly:
     """A score that moved beyond what the department's recent history makes expected."""
 
     source: str
-    dimension: str
-    score: float
+    dimension: str | None  # None for a rule's failing count (rule_spike)
+    score: float | None
     rule: str
     message: str
 
@@ -148,6 +153,47 @@ def detect_anomalies(history: list[ScoreRow], run_id: str, recent_runs: int = RE
             anomalies.append(Anomaly(source, dimension, current, "below_recent_range",
                                      f"{source} {dimension} is {current:.1f}, below its range over the last {len(earlier)} runs "
                                      f"({min(earlier):.1f}–{max(earlier):.1f}, mean {statistics.fmean(earlier):.1f})"))
+    return anomalies
+
+
+def _previous_bound(rule: RuleFailure, earlier: list[RuleFailure], worst_rules: int) -> tuple[int, bool] | None:
+    """An upper bound of the rule's failing count in the previous run, and whether it is exact; None if unknown.
+
+    Only each department's worst rules are stored (critical first, then most failing), so a rule missing
+    from a full list failed at most as often as the least failing stored rule of its severity.
+    """
+    for candidate in earlier:
+        if candidate.rule == rule.rule:
+            return candidate.failing_count, True
+    if len(earlier) < worst_rules:
+        return 0, True
+    same = [r.failing_count for r in earlier if r.severity == rule.severity]
+    if same:
+        return min(same), False
+    # A full list of warnings leaves no room for a failing critical rule, which would have ranked first.
+    return (0, True) if rule.severity == CRITICAL else None
+
+
+def detect_rule_spikes(current: Scorecard, previous: Scorecard | None, worst_rules: int = WORST_RULES,
+                       factor: float = SPIKE_FACTOR, min_count: int = SPIKE_MIN_COUNT) -> list[Anomaly]:
+    """The run's rules failing at least `min_count` times and more than `factor` times as often as in the previous run.
+
+    Departments not scored in the previous run are skipped (their first run has nothing to compare with).
+    """
+    if previous is None:
+        return []
+    scored_before = set(previous.sources)
+    anomalies = []
+    for rule in current.rules:
+        if rule.source not in scored_before or rule.failing_count < min_count:
+            continue
+        bound = _previous_bound(rule, [r for r in previous.rules if r.source == rule.source], worst_rules)
+        if bound is None or rule.failing_count <= factor * bound[0]:
+            continue
+        before = f"{bound[0]}" if bound[1] else f"at most {bound[0]}"
+        anomalies.append(Anomaly(rule.source, None, None, "rule_spike",
+                                 f"{rule.source} rule {rule.rule} ({rule.severity}) failed {rule.failing_count} times, "
+                                 f"up from {before} in the previous run ({previous.run_id})"))
     return anomalies
 
 

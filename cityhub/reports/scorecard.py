@@ -16,7 +16,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
-from cityhub.quality.history import Anomaly, ScoreRow, detect_anomalies, load_history, load_scorecard, save_scorecard
+from cityhub.quality.history import (Anomaly, ScoreRow, detect_anomalies, detect_rule_spikes, load_history, load_scorecard,
+                                     save_scorecard)
 from cityhub.quality.scorecard import DIMENSIONS, Scorecard, ScoringRules, read_outcomes, scorecard_for_run
 
 from .charts import trend_chart
@@ -86,11 +87,14 @@ def build_report(url: str, run_id: str, run_dir: Path, scorecard: Scorecard | No
     if outcomes is None:
         notes.append("no validation outcomes (quality/outcomes.json) were written for this run: the worst rules come from "
                      "the standardiser's flags and the quarantine only")
+    runs = sorted({r.run_id for r in history})
+    earlier = [run for run in runs if run < run_id]
+    previous = load_scorecard(url, earlier[-1]) if earlier else None
+    anomalies = detect_anomalies(history, run_id) + detect_rule_spikes(scorecard, previous)
     docs = data_docs_index(run_dir)
     if docs is None:
         notes.append("no Data Docs were built for this run")
-    return ScorecardReport(run_id=run_id, scorecard=scorecard, runs=sorted({r.run_id for r in history}), history=history,
-                           anomalies=detect_anomalies(history, run_id), data_docs=docs, notes=notes,
+    return ScorecardReport(run_id=run_id, scorecard=scorecard, runs=runs, history=history, anomalies=anomalies, data_docs=docs, notes=notes,
                            validation=ValidationSummary.from_outcomes(outcomes) if outcomes is not None else None)
 
 

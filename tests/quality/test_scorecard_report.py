@@ -8,7 +8,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
-from cityhub.quality.history import ScoreRow, detect_anomalies, save_scorecard
+from cityhub.quality.history import ScoreRow, detect_anomalies, detect_rule_spikes, save_scorecard
 from cityhub.quality.scorecard import DIMENSIONS, DimensionScore, RuleFailure, Scorecard
 from cityhub.sharedlayer import upgrade
 
@@ -57,12 +57,40 @@ def test_an_old_run_is_judged_on_its_own_past():
     assert detect_anomalies(history, RUNS[2]) == []
 
 
+def rules_card(run: str, *rules: tuple[str, str, str, int]) -> Scorecard:
+    scores = [DimensionScore(source, "validity", 99, 100) for source in {r[0] for r in rules}]
+    return Scorecard(run_id=run, scores=scores, rules=[RuleFailure(*r) for r in rules])
+
+
+def test_rule_spike_fires_on_a_jump_and_not_on_growth():
+    previous = rules_card(RUNS[0], ("health", "phone:malformed", "warning", 4), ("housing", "no_identity", "critical", 30))
+    current = rules_card(RUNS[1], ("health", "phone:malformed", "warning", 40), ("housing", "no_identity", "critical", 60))
+    [spike] = detect_rule_spikes(current, previous)
+    assert (spike.source, spike.rule) == ("health", "rule_spike") and "failed 40 times, up from 4" in spike.message
+
+
+def test_rule_spike_bounds_a_rule_missing_from_a_full_list():
+    full = [("health", f"rule{n}", "warning", 20 + n) for n in range(5)]
+    previous = rules_card(RUNS[0], *full)
+    assert detect_rule_spikes(rules_card(RUNS[1], ("health", "new_rule", "warning", 61)), previous)[0].message.endswith(
+        f"up from at most 20 in the previous run ({RUNS[0]})")
+    assert detect_rule_spikes(rules_card(RUNS[1], ("health", "new_rule", "warning", 59)), previous) == []
+    # A critical rule would have ranked above those warnings: it did not fail before.
+    assert detect_rule_spikes(rules_card(RUNS[1], ("health", "no_identity", "critical", 10)), previous)[0].rule == "rule_spike"
+
+
+def test_rule_spike_ignores_small_counts_and_new_departments():
+    previous = rules_card(RUNS[0], ("health", "phone:malformed", "warning", 1))
+    current = rules_card(RUNS[1], ("health", "phone:malformed", "warning", 9), ("housing", "no_identity", "critical", 500))
+    assert detect_rule_spikes(current, previous) == [] and detect_rule_spikes(current, None) == []
+
+
 def scorecard(run: str, position: int) -> Scorecard:
     scores = [DimensionScore(source, dimension, (VALIDITY[source][position] if dimension == "validity" else 99), 100)
               for source in VALIDITY for dimension in DIMENSIONS if dimension != "timeliness"]
     scores += [DimensionScore(source, "timeliness", 0, 0) for source in VALIDITY]
     rules = [RuleFailure("health", "id_number:bad_checksum", "warning", 12, ("110101********1230",)),
-             RuleFailure("housing", "no_identity", "critical", 3, ("110101********123Y | 钱*",))]
+             RuleFailure("housing", "no_identity", "critical", 30 if position == len(RUNS) - 1 else 3, ("110101********123Y | 钱*",))]
     return Scorecard(run_id=run, scores=scores, rules=rules)
 
 
@@ -107,6 +135,7 @@ def test_report_defaults_to_latest_run_and_writes_html(home):
     gates = html[html.index('<table id="dataset-failures">'):]
     assert "1 of 3 expectations passed" in html and "expect_column_values_to_be_unique" in gates[:gates.index("</table>")]
     assert "dataset gate failed: resident expect_column_values_to_be_unique" in result.output
+    assert "housing rule no_identity (critical) failed 30 times, up from 3" in result.output and "(rule_spike)" in html
 
 
 def test_report_for_an_earlier_run_and_unknown_run(home):
