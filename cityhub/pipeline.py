@@ -62,21 +62,68 @@ def standardise_step(ctx: RunContext, progress: Progress = _noop) -> dict:
 
 def resolve_step(ctx: RunContext, progress: Progress = _noop) -> dict:
     """Link standardised records into residents and build golden records and fact tables."""
+    from transforms.resolve.registry import live_run_before
     from transforms.resolve.run import resolve_residents
     from transforms.spark import get_spark
 
     progress("resolving residents")
-    return as_plain(resolve_residents(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id, ctx.settings.hub_secret))
+    previous = live_run_before(ctx.settings.shared_layer_url, ctx.run_id)  # its resident ids are kept
+    return as_plain(resolve_residents(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id, ctx.settings.hub_secret,
+                                      previous_run=previous))
 
 
 def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
-    """Publish the run's resolved tables to the shared layer in one transaction."""
+    """Publish the run's resolved tables to the shared layer in one transaction, leaving out what the quality gate held."""
     from .publish import publish_run
+    from .quality.gates import publishable_facts, read_gate
     from .sharedlayer import upgrade
 
+    gate = read_gate(ctx.run_dir)
+    fact_sources = publishable_facts({d.name: d.fact_names() for d in ctx.sources or []}, gate)
+    if fact_sources is None:
+        progress(f"[red]not publishing[/red]: {gate.message()}")
+        return {"skipped": True, "held": gate.held}
     progress("publishing to the shared layer")
     upgrade(ctx.settings.shared_layer_url)
-    return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, {d.name: d.fact_names() for d in ctx.sources or []}))
+    return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, fact_sources))
+
+
+def validate_standardised_step(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Validate each department's standardised records with its GX suite; fails when GX and the quarantine disagree."""
+    from transforms.spark import get_spark
+
+    from .quality.gates import validate_standardised_sources
+
+    progress("validating standardised records")
+    results = validate_standardised_sources(get_spark(ctx.settings), ctx.lake, ctx.run_id, [d.name for d in ctx.sources or []], ctx.run_dir)
+    return {source: {"success": r.success, "failed": [o.rule or o.expectation for o in r.failures()]} for source, r in results.items()}
+
+
+def gate_step(ctx: RunContext, progress: Progress = _noop) -> dict:
+    """Validate the run's resolved datasets before publishing; the decision (what is held) goes to the run folder."""
+    from transforms.spark import get_spark
+
+    from .quality.gates import gate_resolved
+
+    progress("quality gate on the resolved datasets")
+    decision = gate_resolved(get_spark(ctx.settings), ctx.lake, ctx.run_id, [d.name for d in ctx.sources or []], ctx.run_dir)
+    if not decision.passed:
+        progress(f"[red]quality gate[/red]: {decision.message()}")
+    return {"passed": decision.passed, "failures": decision.failures, "held": decision.held, "message": decision.message()}
+
+
+def validate_published_step(ctx: RunContext, published: dict, progress: Progress = _noop) -> dict:
+    """Validate the published tables over SQL and record the run's quarantine history (opened and closed entries)."""
+    from .quality.gates import validate_published_run
+    from .quality.quarantine_history import record_quarantine_history
+
+    progress("validating the published tables")
+    history = record_quarantine_history(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id)
+    if published.get("skipped"):
+        return {"skipped": True, "quarantine_history": history}
+    result = validate_published_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, published.get("rows") or {}, ctx.run_dir)
+    return {"success": result.success, "failed": [f"{o.suite}: {o.rule or o.expectation}" for o in result.failures()],
+            "quarantine_history": history}
 
 
 def scorecard_step(ctx: RunContext, progress: Progress = _noop) -> dict:
@@ -137,11 +184,14 @@ def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress
                 progress(f"[red]source {name} failed[/red]: {exc}")
                 report["sources"][name] = {"status": "failed", "error": str(exc)}
         report.update(standardise_and_reconcile(ctx, progress))
+        report["validation"] = validate_standardised_step(ctx, progress)
         report["resolve"] = resolve_step(ctx, progress)
+        report["gate"] = gate_step(ctx, progress)
         report["publish"] = publish_step(ctx, progress)
+        report["published_validation"] = validate_published_step(ctx, report["publish"], progress)
         report["scorecard"] = scorecard_step(ctx, progress)
         failed = [name for name, entry in report["sources"].items() if entry["status"] != "ok"]
-        report["status"] = "partial" if failed else "success"
+        report["status"] = "gated" if report["gate"]["held"] else "partial" if failed else "success"
     except Exception as exc:
         report["status"] = "failed"
         report["error"] = f"{type(exc).__name__}: {exc}"
@@ -150,4 +200,7 @@ def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress
         report["finished_at"] = datetime.now(timezone.utc).isoformat()
         write_report(ctx, report)
         record_run_end(url, ctx.run_id, report["status"], report)
+    if report["status"] == "gated":
+        # The datasets that passed are published; the exit code still tells the operator one was held.
+        raise PipelineError(report["gate"]["message"])
     return report

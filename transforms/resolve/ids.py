@@ -1,8 +1,8 @@
 """Resident ids: stable, keyed pseudonyms of what anchors a resident.
 
 An ID-anchored resident's id is HMAC-SM3 of the ID number under the hub secret; a resident without
-one takes it from its first record's key. This is the one place ids are made, so a persistent id
-registry (stable across merges and splits) can replace it without touching the linking.
+one takes it from its first record's key. These are the ids of brand-new residents: a resident
+known from an earlier run keeps the id it had (transforms.resolve.registry).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 
 import pandas as pd
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 from pyspark.sql.functions import pandas_udf
@@ -24,10 +24,15 @@ def resident_id_for(anchor_value: str, secret: str) -> str:
     return "R" + hmac.new(secret.encode("utf-8"), anchor_value.encode("utf-8"), "sm3").hexdigest()[:16]
 
 
-def assign_resident_ids(links: DataFrame, secret: str) -> DataFrame:
-    """Add `resident_id` to links carrying `anchor_kind` and `anchor_value` (an ID number or a record key)."""
+def resident_id_of(value: Column, secret: str) -> Column:
+    """The resident id (`resident_id_for`) of a string column, computed on the executors."""
     @pandas_udf(T.StringType())
     def resident_ids(values: pd.Series) -> pd.Series:
         return values.map(lambda value: resident_id_for(value, secret))
 
-    return links.withColumn("resident_id", resident_ids(F.col("anchor_value")))
+    return resident_ids(value)
+
+
+def assign_resident_ids(links: DataFrame, secret: str) -> DataFrame:
+    """Add `resident_id` to links carrying `anchor_kind` and `anchor_value` (an ID number or a record key)."""
+    return links.withColumn("resident_id", resident_id_of(F.col("anchor_value"), secret))

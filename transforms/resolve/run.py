@@ -12,8 +12,8 @@ from pyspark.sql import functions as F
 from cityhub.lake import Lake
 from connectors.definition import SourceDefinition
 
-from .ids import assign_resident_ids
 from .matching import match_persons
+from .registry import assign_persistent_ids, previous_registry
 from .survivorship import DEFAULT_RULES, all_candidates, choose, golden_records, lineage, load_rules
 
 XREF_COLUMNS = (
@@ -50,16 +50,20 @@ class ResolveResult:
         }
 
 
-def build_xref(persons: DataFrame, secret: str, run_id: str) -> tuple[DataFrame, DataFrame]:
-    """`resident_xref` (every person record with its resident id, rule and evidence) and the review queue."""
+def build_xref(persons: DataFrame, secret: str, run_id: str, previous: DataFrame | None = None) -> tuple[DataFrame, DataFrame, DataFrame]:
+    """`resident_xref` (every person record with its resident id, rule and evidence), the review queue and the id history.
+
+    `previous` is the live run's (record_key, resident_id): residents found in it keep their ids.
+    """
     matches = match_persons(persons)
-    links = assign_resident_ids(matches.links, secret)
+    registration = assign_persistent_ids(matches.links, previous, secret, run_id)
+    links = registration.links
     xref = links.select(
         "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule",
         F.col("match_probability").cast("double").alias("match_probability"), "match_evidence", "batch_id",
         F.lit(run_id).alias("run_id"),
     )
-    return xref, matches.review.withColumn("run_id", F.lit(run_id))
+    return xref, matches.review.withColumn("run_id", F.lit(run_id)), registration.history
 
 
 def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
@@ -88,8 +92,12 @@ def _read(spark: SparkSession, path: Path) -> DataFrame | None:
 
 
 def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str,
-                      hub_secret: str, rules_path: Path = DEFAULT_RULES) -> ResolveResult:
-    """Link the run's standardised persons into residents and write resident, xref, lineage and fact tables."""
+                      hub_secret: str, rules_path: Path = DEFAULT_RULES, previous_run: str | None = None) -> ResolveResult:
+    """Link the run's standardised persons into residents and write resident, xref, lineage and fact tables.
+
+    With `previous_run` (the run live in the shared layer), residents keep the ids that run gave them
+    and id changes are written to `resident_id_history`.
+    """
     rules = load_rules(rules_path)
     persons = _read(spark, lake.standardised_persons(run_id))
     if persons is None:
@@ -103,7 +111,7 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
 
     try:
         persons = cache(persons)
-        xref, review = build_xref(persons, hub_secret, run_id)
+        xref, review, history = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
         xref = cache(xref)
         result.residents, result.xref_by_rule = check_xref(xref)
         residents = xref.select("record_key", "resident_id")
@@ -119,6 +127,7 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
             "resident": golden_records(xref, winners, run_id),
             "resident_xref": xref.select(*XREF_COLUMNS),
             "review_queue": review,
+            "resident_id_history": history,
             "resident_lineage": lineage(winners, run_id),
             **{f"fact_{source}": frame for source, frame in facts.items()},
         })
