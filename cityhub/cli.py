@@ -173,6 +173,25 @@ def status(home: Optional[Path] = HomeOption) -> None:
         console.print(f"bookmarks {file.stem}: {marks}")
 
 
+@app.command()
+def explain(
+    resident_id: str = typer.Argument(..., help="A resident id (an id merged away is followed to its resident)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables."),
+    home: Optional[Path] = HomeOption,
+) -> None:
+    """Why records were joined into a resident, which source supplied each golden field, its id history and open reviews."""
+    from .explain import ExplainError, explain_resident, render
+
+    try:
+        explanation = explain_resident(_settings(home).shared_layer_url, resident_id)
+    except ExplainError as exc:
+        _fail(str(exc), code=1)
+    if as_json:
+        console.print_json(data=explanation.to_dict())
+    else:
+        render(explanation, console)
+
+
 @sources_app.command("validate")
 def sources_validate(sources: Optional[Path] = SourcesOption) -> None:
     """Validate every source definition; errors name the file, the key and the fix."""
