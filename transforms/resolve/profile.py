@@ -7,6 +7,7 @@ naming the file, the key and the fix.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -56,12 +57,26 @@ class MatchingProfile(_Model):
     threshold: float = Field(default=0.95, gt=0, lt=1)
     review_threshold: float = Field(default=0.5, gt=0, lt=1)
     id_anchored: bool = True  # the deterministic ID pass runs first (Chinese resident ID numbers)
+    # A trained Splink model (JSON, relative to the profile) used when the caller passes none; without
+    # one every run trains on its own data.
+    model: str | None = None
+    source: Path | None = None  # the file the profile was read from (set by load_profile)
 
     @model_validator(mode="after")
     def _review_below_match(self):
         if self.review_threshold > self.threshold:
             raise ValueError(f"review_threshold ({self.review_threshold}) must not exceed threshold ({self.threshold})")
         return self
+
+    def trained_model(self) -> dict | None:
+        """The profile's shipped trained model, or None when runs should train their own."""
+        if not self.model:
+            return None
+        path = (self.source.parent if self.source else PROFILES_DIR) / self.model
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ProfileError(f"{self.source}: model: cannot read {path} ({exc}); train one or remove the key") from None
 
     def columns(self) -> list[str]:
         """Every input column the comparisons and blocking rules read."""
@@ -84,7 +99,7 @@ def load_profile(path: Path | str = DEFAULT_PROFILE) -> MatchingProfile:
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a matching profile must be a mapping with keys name, comparisons, blocking, training")
     try:
-        return MatchingProfile.model_validate(data)
+        return MatchingProfile.model_validate({**data, "source": path})
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(top level)'}: {e['msg']}" for e in exc.errors())
         raise ProfileError(f"{path}: invalid matching profile: {details}") from None

@@ -1,0 +1,98 @@
+"""Splink comparison definitions for the matching profiles, as plain (JSON-able) settings dictionaries.
+
+Splink has no Chinese-aware levels, so the name, ID number and birth date comparisons are custom SQL
+levels over columns `prepare_columns` adds (see matching.py). Levels run from the strongest agreement
+down; the first whose condition holds is the pair's level.
+"""
+
+from __future__ import annotations
+
+from .profile import ComparisonSpec
+
+JW = "jaro_winkler"  # registered in Spark by Splink from its similarity jar (transforms/spark.py puts it on the classpath)
+
+
+def _level(sql: str, label: str, tf_column: str | None = None) -> dict:
+    level = {"sql_condition": sql, "label_for_charts": label}
+    if tf_column:
+        level.update(tf_adjustment_column=tf_column, tf_adjustment_weight=1.0)
+    return level
+
+
+def _null(*columns: str) -> dict:
+    condition = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in columns)
+    return {"sql_condition": condition, "label_for_charts": "null", "is_null_level": True}
+
+
+ELSE = {"sql_condition": "ELSE", "label_for_charts": "else"}
+
+
+def chinese_name(spec: ComparisonSpec) -> dict:
+    """Exact raw name / same simplified form / same toneless pinyin (homophone) / pinyin Jaro-Winkler / given name only."""
+    c = spec.column
+    tf = c if spec.term_frequency else None
+    return {"output_column_name": c, "comparison_levels": [
+        _null(c),
+        _level(f"{c}_raw_clean_l = {c}_raw_clean_r", "exact name", tf),
+        _level(f"{c}_l = {c}_r", "same simplified form", tf),
+        _level(f"{c}_pinyin_l = {c}_pinyin_r", "same pinyin (homophone)"),
+        _level(f"{JW}({c}_pinyin_l, {c}_pinyin_r) >= 0.9", "pinyin Jaro-Winkler >= 0.9"),
+        _level(f"given_name_l = given_name_r AND length(given_name_l) >= 1", "given name only"),
+        ELSE,
+    ]}
+
+
+def latin_name(spec: ComparisonSpec) -> dict:
+    """Exact lower-cased name / Jaro-Winkler >= 0.92 / >= 0.8 / same surname."""
+    c = spec.column
+    tf = c if spec.term_frequency else None
+    return {"output_column_name": c, "comparison_levels": [
+        _null(c),
+        _level(f"{c}_l = {c}_r", "exact name", tf),
+        _level(f"{JW}({c}_l, {c}_r) >= 0.92", "Jaro-Winkler >= 0.92"),
+        _level(f"{JW}({c}_l, {c}_r) >= 0.8", "Jaro-Winkler >= 0.8"),
+        _level("surname_l = surname_r", "same surname"),
+        ELSE,
+    ]}
+
+
+def id_number(spec: ComparisonSpec) -> dict:
+    """Exact / one digit or one swap in the first 17 / same first 14 (region + birth date)."""
+    c = spec.column
+    a, b = f"substring({c}_l, 1, 17)", f"substring({c}_r, 1, 17)"
+    one_swap = f"(levenshtein({a}, {b}) = 2 AND array_sort(split({a}, '')) = array_sort(split({b}, '')))"
+    return {"output_column_name": c, "comparison_levels": [
+        _null(c),
+        _level(f"{c}_l = {c}_r", "exact"),
+        _level(f"(length({a}) = 17 AND length({b}) = 17) AND (levenshtein({a}, {b}) = 1 OR {one_swap})",
+               "one digit or transposition in first 17"),
+        _level(f"substring({c}_l, 1, 14) = substring({c}_r, 1, 14)", "same first 14"),
+        ELSE,
+    ]}
+
+
+def birth_date(spec: ComparisonSpec) -> dict:
+    """Exact / day and month swapped / one day apart."""
+    c = spec.column
+    return {"output_column_name": c, "comparison_levels": [
+        _null(c),
+        _level(f"{c}_l = {c}_r", "exact"),
+        _level(f"year({c}_l) = year({c}_r) AND month({c}_l) = day({c}_r) AND day({c}_l) = month({c}_r)", "day-month swap"),
+        _level(f"abs(datediff({c}_l, {c}_r)) = 1", "one day apart"),
+        ELSE,
+    ]}
+
+
+def exact(spec: ComparisonSpec) -> dict:
+    """Exact match or not."""
+    c = spec.column
+    tf = c if spec.term_frequency else None
+    return {"output_column_name": c, "comparison_levels": [_null(c), _level(f"{c}_l = {c}_r", "exact", tf), ELSE]}
+
+
+BUILDERS = {"chinese_name": chinese_name, "latin_name": latin_name, "id_number": id_number, "birth_date": birth_date, "exact": exact}
+
+
+def comparison(spec: ComparisonSpec) -> dict:
+    """The Splink comparison dictionary of one profile comparison."""
+    return BUILDERS[spec.kind](spec)
