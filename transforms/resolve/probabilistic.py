@@ -101,7 +101,10 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None) 
     from splink import Linker, SparkAPI
 
     db_api = SparkAPI(spark_session=frame.sparkSession)
-    linker = Linker(db_api.register(frame), model or settings(profile), log_level=logging.WARNING)
+    untrained = settings(profile)
+    # The profile decides which pairs are scored, also under a model trained with other blocking rules.
+    model = {**model, "blocking_rules_to_generate_predictions": untrained["blocking_rules_to_generate_predictions"]} if model else None
+    linker = Linker(db_api.register(frame), model or untrained, log_level=logging.WARNING)
     if model is None:
         train(linker, profile)
         model = linker.misc.save_model_to_json()
