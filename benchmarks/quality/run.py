@@ -47,6 +47,22 @@ def replicate_run(spark, lake, copies: int, target: int | None = None) -> int:
     return written
 
 
+def validate_replicated(spark, lake, home: Path, sources: list[str], records: int, repeats: int) -> dict:
+    """Replicate BASE_RUN to about `records` person records and time validating them `repeats` times."""
+    from cityhub.quality.gates import candidate_persons, validate_standardised_sources
+
+    base_records = candidate_persons(spark, lake, BASE_RUN).count()
+    copies = math.ceil(records / base_records)
+    started = time.perf_counter()
+    large_records = replicate_run(spark, lake, copies)
+    replicate_seconds = time.perf_counter() - started
+    large = StageTiming()
+    for repeat in range(repeats):
+        timed(large, lambda: validate_standardised_sources(spark, lake, LARGE_RUN, sources, home / "runs" / f"{LARGE_RUN}{repeat}"))
+    return {"base_records": base_records, "copies": copies, "large_records": large_records,
+            "replicate_seconds": round(replicate_seconds, 1), "large_validation": large.to_dict(large_records)}
+
+
 def run_benchmark(residents: int, records: int, repeats: int, seed: int, work_dir: Path, driver_memory: str, shuffle_partitions: int) -> dict:
     """Generate, extract, time one pipeline pass of the base city, then time validating the replicated run."""
     from cityhub.config import PACKAGE_SOURCES_DIR, Settings
@@ -73,29 +89,18 @@ def run_benchmark(residents: int, records: int, repeats: int, seed: int, work_di
     timed(base["standardise"], lambda: standardise_sources(spark, definitions, lake, BASE_RUN))
     timed(base["validate_standardised"], lambda: validate_standardised_sources(spark, lake, BASE_RUN, sources, home / "runs" / BASE_RUN))
     timed(base["resolve"], lambda: resolve_residents(spark, definitions, lake, BASE_RUN, HUB_SECRET))
-    from cityhub.quality.gates import candidate_persons
-
-    base_records = candidate_persons(spark, lake, BASE_RUN).count()
-
-    copies = math.ceil(records / base_records)
-    started = time.perf_counter()
-    large_records = replicate_run(spark, lake, copies)
-    replicate_seconds = time.perf_counter() - started
-    large = StageTiming()
-    for repeat in range(repeats):
-        timed(large, lambda: validate_standardised_sources(spark, lake, LARGE_RUN, sources, home / "runs" / f"{LARGE_RUN}{repeat}"))
+    large = validate_replicated(spark, lake, home, sources, records, repeats)
+    base_records = large["base_records"]
 
     base_stages = {name: timing.to_dict(base_records) for name, timing in base.items()}
     pipeline_seconds = sum(stage["median_seconds"] for stage in base_stages.values())
     return {
-        "name": f"quality-validation-{large_records}", "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "name": f"quality-validation-{large['large_records']}", "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": f".venv/bin/python -m benchmarks.quality.run --residents {residents} --records {records} --repeats {repeats} --seed {seed}",
-        "residents": residents, "seed": seed, "base_records": base_records, "copies": copies, "large_records": large_records,
-        "replicate_seconds": round(replicate_seconds, 1),
+        "residents": residents, "seed": seed, **large,
         "machine": machine_facts(spark),
         "base_stages": base_stages,
         "base_validation_share_of_standardise_validate_resolve": round(base_stages["validate_standardised"]["median_seconds"] / pipeline_seconds, 3),
-        "large_validation": large.to_dict(large_records),
     }
 
 
