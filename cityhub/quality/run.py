@@ -37,6 +37,7 @@ class ExpectationOutcome:
     unexpected_count: int | None
     element_count: int | None
     error: str | None = None
+    rule: str | None = None  # meta.rule: the row rule or dataset rule this expectation checks
 
 
 @dataclass(frozen=True)
@@ -89,32 +90,36 @@ def validate_standardised(spark, lake: Lake, run_id: str, report_dir: Path) -> Q
         frame.unpersist()
 
 
-def validate_persons_frame(frame, report_dir: Path, run_id: str = "adhoc") -> QualityResult:
-    """Validate a Spark DataFrame of canonical person records with the `standardised_persons` suite."""
+def validate_persons_frame(frame, report_dir: Path, run_id: str = "adhoc", suite_name: str = STANDARDISED_PERSONS) -> QualityResult:
+    """Validate a Spark DataFrame of canonical person records with a standardised-layer suite."""
+    return validate_spark_frame(frame, report_dir, "standardised", load_suite(suite_name), f"standardised-{suite_name}-{run_id}")
+
+
+def validate_spark_frame(frame, report_dir: Path, layer: str, suite: gx.ExpectationSuite, checkpoint: str) -> QualityResult:
+    """Validate one Spark DataFrame with `suite` (an asset of the `layer` Spark source), Data Docs updated."""
     context = quality_context(report_dir)
-    source = context.data_sources.add_or_update_spark(name="standardised")
-    asset = source.add_dataframe_asset(name=STANDARDISED_PERSONS)
-    batch = asset.add_batch_definition_whole_dataframe(name="run")
-    suite = context.suites.add_or_update(load_suite(STANDARDISED_PERSONS))
-    definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=STANDARDISED_PERSONS, data=batch, suite=suite)
-    )
-    return _run_checkpoint(context, f"standardised-{run_id}", [definition], {"dataframe": frame}, Path(report_dir))
+    source = context.data_sources.add_or_update_spark(name=layer)
+    asset = next((a for a in source.assets if a.name == suite.name), None) or source.add_dataframe_asset(name=suite.name)
+    batch = next((b for b in asset.batch_definitions if b.name == "run"), None) or asset.add_batch_definition_whole_dataframe(name="run")
+    suite = context.suites.add_or_update(suite)
+    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
+    return _run_checkpoint(context, checkpoint, [definition], {"dataframe": frame}, Path(report_dir))
 
 
-def validate_published(url: str, report_dir: Path) -> QualityResult:
-    """Validate the shared layer's published tables at `url` (SQLite or PostgreSQL), one suite per dataset."""
+def validate_published(url: str, report_dir: Path, suites: dict[str, gx.ExpectationSuite] | None = None) -> QualityResult:
+    """Validate the shared layer's published tables at `url` (SQLite or PostgreSQL), one suite per dataset
+    (by default the resident datasets' own suites; `suites` maps table names to the suites to run)."""
     from cityhub.sharedlayer.engine import normalise_url
 
     context = quality_context(report_dir)
     source = _sql_source(context, normalise_url(url))
     definitions = []
-    for dataset in PUBLISHED_DATASETS:
+    for dataset, suite in (suites or {name: load_suite(name) for name in PUBLISHED_DATASETS}).items():
         asset = source.add_table_asset(name=dataset, table_name=dataset)
         batch = asset.add_batch_definition_whole_table(name="current")
-        suite = context.suites.add_or_update(load_suite(dataset))
+        suite = context.suites.add_or_update(suite)
         definitions.append(
-            context.validation_definitions.add_or_update(gx.ValidationDefinition(name=dataset, data=batch, suite=suite))
+            context.validation_definitions.add_or_update(gx.ValidationDefinition(name=f"published-{dataset}", data=batch, suite=suite))
         )
     return _run_checkpoint(context, "published", definitions, None, Path(report_dir))
 
@@ -165,6 +170,7 @@ def _outcome(suite: str, result) -> ExpectationOutcome:
         unexpected_count=unexpected,
         element_count=details.get("element_count"),
         error=error,
+        rule=(configuration.meta or {}).get("rule"),
     )
 
 

@@ -16,7 +16,8 @@ WARNING = "warning"
 SEVERITIES = (CRITICAL, WARNING)
 
 STANDARDISED_PERSONS = "standardised_persons"
-PUBLISHED_DATASETS = ("resident", "resident_xref")
+PUBLISHED_DATASETS = ("resident", "resident_xref", "resident_lineage")
+FACT_SUITE = "fact"  # one suite for every fact_<source> table
 
 
 class SuiteError(ValueError):
@@ -31,7 +32,7 @@ def suite_path(name: str, suites_dir: Path = SUITES_DIR) -> Path:
 def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> gx.ExpectationSuite:
     """The suite `name` from its JSON file, every expectation checked to exist and carry a severity."""
     document = json.loads(suite_path(name, suites_dir).read_text(encoding="utf-8"))
-    configured = document.get("expectations", [])
+    configured = suite_expectations(name, suites_dir)
     for position, expectation in enumerate(configured):
         _check_severity(name, position, expectation.get("meta") or {})
     suite = gx.ExpectationSuite(name=document.get("name", name), expectations=configured, meta=document.get("meta"))
@@ -39,6 +40,19 @@ def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> gx.ExpectationSuite:
     if len(suite.expectations) != len(configured):
         raise SuiteError(f"suite {name}: {len(configured) - len(suite.expectations)} expectation(s) could not be built")
     return suite
+
+
+def suite_expectations(name: str, suites_dir: Path = SUITES_DIR) -> list[dict]:
+    """The suite's expectation configurations, those of the suite it includes (`"include"`) first."""
+    document = json.loads(suite_path(name, suites_dir).read_text(encoding="utf-8"))
+    included = suite_expectations(document["include"], suites_dir) if document.get("include") else []
+    return included + document.get("expectations", [])
+
+
+def standardised_suite(source: str, suites_dir: Path = SUITES_DIR) -> str:
+    """The standardised-layer suite of a department: its own file, or the common person rules."""
+    own = f"standardised_{source}"
+    return own if suite_path(own, suites_dir).exists() else STANDARDISED_PERSONS
 
 
 def severity_of(expectation: Expectation) -> str:

@@ -23,13 +23,15 @@ WOMAN_1975 = id_number("330106", "19750615", "002")
 MAN_1949 = id_number("110105", "19491231", "003")
 OLD_REGION_1960 = id_number("110103", "19600301", "004")  # Beijing Chongwen district, merged in 2010
 
-PERSON_COLUMNS = ("record_key", "source", "stream", "source_record_id", "id_number", "id_status", "gender", "birth_date", "death_date", "phone")
+PERSON_COLUMNS = ("record_key", "source", "stream", "source_record_id", "id_number", "id_status", "gender", "birth_date", "death_date", "phone",
+                  "admin_code")
 
 
-def person(key: str, number: str | None, gender: str | None, born: date | None, died: date | None = None, phone: str | None = None) -> tuple:
+def person(key: str, number: str | None, gender: str | None, born: date | None, died: date | None = None, phone: str | None = None,
+           admin_code: str | None = "110101") -> tuple:
     """One canonical person row with the columns the standardised suite reads."""
     status = "valid" if number else "missing"
-    return (key, "public_security", "rk_person", key, number, status, gender, born, died, phone)
+    return (key, "public_security", "rk_person", key, number, status, gender, born, died, phone, admin_code)
 
 
 GOOD_PERSONS = [
@@ -52,6 +54,7 @@ BAD_PERSONS = [
     person("bad:8", None, "M", date(1960, 1, 1), died=date(1950, 1, 1)),  # death before birth
     person("bad:9", None, "F", None, phone="12345"),  # phone malformed
     person("bad:10", None, "F", None, phone="138 0013 8000"),  # phone not in its cleaned form
+    person("bad:11", None, "M", None, admin_code="999999"),  # administrative code of no division
 ]
 
 PLANTED_UNEXPECTED = {
@@ -60,7 +63,8 @@ PLANTED_UNEXPECTED = {
     ("expect_column_pair_gender_to_match_id_number", "id_number,gender"): 1,
     ("expect_column_values_to_not_be_in_the_future", "birth_date"): 1,
     ("expect_column_values_to_not_be_in_the_future", "death_date"): 1,
-    ("expect_column_pair_values_a_to_be_greater_than_b", "death_date,birth_date"): 1,
+    ("expect_column_pair_death_date_to_not_be_before_birth_date", "death_date,birth_date"): 1,
+    ("expect_column_values_to_be_known_admin_code", "admin_code"): 1,
     ("expect_column_values_to_be_well_formed_cn_phone", "phone"): 2,
 }
 
@@ -69,6 +73,6 @@ def persons_frame(spark, rows: list[tuple]):
     """A Spark DataFrame of person rows (dates as DateType, like the standardised layer)."""
     schema = (
         "record_key string, source string, stream string, source_record_id string, id_number string, "
-        "id_status string, gender string, birth_date date, death_date date, phone string"
+        "id_status string, gender string, birth_date date, death_date date, phone string, admin_code string"
     )
     return spark.createDataFrame(rows, schema)

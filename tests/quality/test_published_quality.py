@@ -17,6 +17,7 @@ from quality_data import MAN_1949, MAN_1980, WOMAN_1975
 TABLES = [
     "CREATE TABLE resident (resident_id TEXT, id_number TEXT, name TEXT, gender TEXT, birth_date DATE, death_date DATE)",
     "CREATE TABLE resident_xref (record_key TEXT, source TEXT, stream TEXT, source_record_id TEXT, resident_id TEXT, match_rule TEXT)",
+    "CREATE TABLE resident_lineage (resident_id TEXT, attribute TEXT, record_key TEXT)",
 ]
 RESIDENTS = [
     {"resident_id": "r1", "id_number": MAN_1980, "name": "张三", "gender": "M", "birth_date": "1980-01-01", "death_date": None},
@@ -33,7 +34,7 @@ DANGLING = {**XREFS[0], "record_key": "hs:owner:5", "source_record_id": "5", "re
 
 
 def load(url: str, residents: list[dict], xrefs: list[dict]) -> None:
-    """Create the two tables at `url` and insert the rows."""
+    """Create the resident tables at `url` and insert the rows (lineage left empty)."""
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         for ddl in TABLES:

@@ -12,7 +12,7 @@ from quality_data import BAD_PERSONS, GOOD_PERSONS, MAN_1980, OLD_REGION_1960, W
 
 @pytest.mark.parametrize("row", GOOD_PERSONS, ids=lambda row: row[0])
 def test_good_person_passes_every_row_rule(row):
-    _, _, _, _, number, _, gender, born, _, phone = row
+    _, _, _, _, number, _, gender, born, _, phone, _ = row
     assert is_valid_id_number(number)
     assert birth_date_matches_id(number, born)
     assert gender_matches_id(number, gender)

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from cityhub.lake import Lake
+from cityhub.quality.quarantine import rejected_persons_path
 from connectors.definition import FieldRef, SourceDefinition, Stream
 
 from .person import PERSON_COLUMNS, RAW_FIELDS
@@ -246,30 +247,46 @@ def standardise_person_rows(mapped: DataFrame) -> DataFrame:
 
 
 def classify_persons(persons: DataFrame) -> DataFrame:
-    """Add the blocking rule (`rule`, `reason`, `value`) each row breaks, null when it may flow on."""
+    """Add every blocking rule the row breaks (`failures`) and the first of them (`rule`, `reason`, `value`),
+    null when it may flow on; warning row rules add `quality:<rule>` to `flags`."""
+    from cityhub.quality.quarantine import FAILURE_TYPE, failed_critical_rules, flags_with_warnings
+
     no_key = F.col("source_record_id").isNull()
     no_identity = F.col("id_number").isNull() & F.col("name").isNull()
-    return persons.select(
-        "*",
-        F.when(no_key, F.lit(MISSING_PRIMARY_KEY)).when(no_identity, F.lit(NO_IDENTITY)).alias("rule"),
-        F.when(no_key, F.lit("the record has no value in its primary key column"))
-        .when(no_identity, F.concat(F.lit("no usable ID number (id_status "), F.col("id_status"), F.lit(") and no usable name")))
-        .alias("reason"),
-        F.when(no_key, F.col("record_hash"))
-        .when(no_identity & (F.coalesce(F.col("raw_id_number"), F.col("raw_name")).isNotNull()), F.concat_ws(" | ", F.col("raw_id_number"), F.col("raw_name")))
-        .alias("value"),
+    structural = F.when(no_key, F.array(F.struct(
+        F.lit(MISSING_PRIMARY_KEY).alias("rule"), F.lit("the record has no value in its primary key column").alias("reason"),
+        F.col("record_hash").alias("value"),
+    ))).when(no_identity, F.array(F.struct(
+        F.lit(NO_IDENTITY).alias("rule"),
+        F.concat(F.lit("no usable ID number (id_status "), F.col("id_status"), F.lit(") and no usable name")).alias("reason"),
+        F.when(F.coalesce(F.col("raw_id_number"), F.col("raw_name")).isNotNull(), F.concat_ws(" | ", F.col("raw_id_number"), F.col("raw_name"))).alias("value"),
+    ))).otherwise(F.array()).cast(FAILURE_TYPE)
+    failures = F.concat(structural, failed_critical_rules())
+    first = F.try_element_at(failures, F.lit(1))
+    return persons.withColumn("flags", flags_with_warnings(F.col("flags"))).withColumn("failures", failures).select(
+        "*", first["rule"].alias("rule"), first["reason"].alias("reason"), first["value"].alias("value"),
     )
+
+
+_RAW_RENAMED = {
+    "id_number_raw": "raw_id_number", "name_raw": "raw_name", "gender_raw": "raw_gender",
+    "birth_date_raw": "raw_birth_date", "phone_raw": "raw_phone", "address_raw": "raw_address",
+}
+
+
+def _person_columns() -> list[Column]:
+    return [F.col(_RAW_RENAMED.get(name, name)).alias(name) for name in PERSON_OUTPUT]
 
 
 def person_output(classified: DataFrame) -> DataFrame:
     """The canonical person record columns (docs/architecture.md) of the rows that flow on."""
-    renamed = {
-        "id_number_raw": "raw_id_number", "name_raw": "raw_name", "gender_raw": "raw_gender",
-        "birth_date_raw": "raw_birth_date", "phone_raw": "raw_phone", "address_raw": "raw_address",
-    }
-    return classified.filter(F.col("rule").isNull()).select(
-        *(F.col(renamed.get(name, name)).alias(name) for name in PERSON_OUTPUT)
-    )
+    return classified.filter(F.col("rule").isNull()).select(*_person_columns())
+
+
+def rejected_person_output(classified: DataFrame) -> DataFrame:
+    """The quarantined person records in the canonical columns and the first rule that held each (for validation)."""
+    return classified.filter(F.col("rule").isNotNull()).select(
+        *_person_columns(), F.col("rule").alias("quarantine_rule"), F.transform("failures", lambda f: f["rule"]).alias("quarantine_rules"))
 
 
 def in_streams(streams: list[tuple[str, str]]) -> Column:
@@ -322,7 +339,10 @@ def quarantine_output(classified_persons: DataFrame, facts: DataFrame, run_id: s
         F.col("record_key"), F.col("source"), F.col("stream"), F.col("source_record_id"), F.col("batch_id"),
         F.col("rule"), F.col("reason"), F.col("value"), F.lit(run_id).alias("run_id"),
     ]
-    persons = classified_persons.filter(F.col("rule").isNotNull()).select(*columns)
+    # One quarantine row per critical rule a record breaks: each rule's count is then what its expectation counts.
+    persons = (classified_persons.filter(F.col("rule").isNotNull())
+               .select("record_key", "source", "stream", "source_record_id", "batch_id", F.explode("failures").alias("failure"))
+               .select("*", "failure.rule", "failure.reason", "failure.value").select(*columns))
     own_facts = facts.filter(F.col("rule").isNotNull() & F.col("quarantine_row"))
     # A fact row's own identity is its fact key, not the subject it points at.
     own_facts = own_facts.withColumn("record_key", F.col("fact_key")).select(*columns)
@@ -430,5 +450,6 @@ def _write(result: StandardiseResult, lake: Lake, run_id: str, definitions: list
         path = lake.standardised_facts(run_id, definition.name)
         fact_output(facts, definition.name, definition.fact_names()).write.mode("overwrite").parquet(str(path))
         result.facts_paths[definition.name] = path
+    rejected_person_output(classified).write.mode("overwrite").parquet(str(rejected_persons_path(lake, run_id)))
     result.quarantine_path = lake.quarantine(run_id)
     quarantine_output(classified, facts, run_id).write.mode("overwrite").parquet(str(result.quarantine_path))
