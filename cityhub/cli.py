@@ -49,7 +49,7 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _run_and_report(settings: Settings, only: list[str] | None, title: str) -> dict:
+def _run_and_report(settings: Settings, only: list[str] | None, title: str, incremental: bool = False) -> dict:
     from connectors.definition import SourceDefinitionError
 
     from .context import RunContext
@@ -61,7 +61,7 @@ def _run_and_report(settings: Settings, only: list[str] | None, title: str) -> d
         _fail(str(exc))
     try:
         with _stage_progress(title) as progress:
-            report = run_pipeline(ctx, sources=only, progress=progress)
+            report = run_pipeline(ctx, sources=only, progress=progress, incremental=incremental)
     except (PipelineError, SourceDefinitionError) as exc:
         _fail(f"{exc}\nrun report: {ctx.run_dir / 'report.json'}", code=1)
     print_run_summary(settings, report)
@@ -139,9 +139,10 @@ def run(
     source: list[str] = typer.Option(None, "--source", "-s", help="Only these sources (repeatable); all by default."),
     sources: Optional[Path] = SourcesOption,
     home: Optional[Path] = HomeOption,
+    incremental: bool = typer.Option(False, "--incremental", help="Re-match only records new or changed since the published run."),
 ) -> None:
     """Run the pipeline over the configured (real) sources."""
-    report = _run_and_report(_settings(home, sources), source or None, "cityhub run")
+    report = _run_and_report(_settings(home, sources), source or None, "cityhub run", incremental=incremental)
     if report["status"] != "success":
         raise typer.Exit(1)
 

@@ -60,16 +60,20 @@ def standardise_step(ctx: RunContext, progress: Progress = _noop) -> dict:
     return as_plain(standardise_sources(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id))
 
 
-def resolve_step(ctx: RunContext, progress: Progress = _noop) -> dict:
-    """Link standardised records into residents and build golden records and fact tables."""
+def resolve_step(ctx: RunContext, progress: Progress = _noop, incremental: bool = False) -> dict:
+    """Link standardised records into residents and build golden records and fact tables.
+
+    Residents keep the ids the live run gave them; `incremental` re-matches only records new or
+    changed since that run (a first run is always full).
+    """
     from transforms.resolve.registry import live_run_before
     from transforms.resolve.run import resolve_residents
     from transforms.spark import get_spark
 
-    progress("resolving residents")
+    progress("resolving residents" + (" (incremental)" if incremental else ""))
     previous = live_run_before(ctx.settings.shared_layer_url, ctx.run_id)  # its resident ids are kept
     return as_plain(resolve_residents(get_spark(ctx.settings), ctx.sources, ctx.lake, ctx.run_id, ctx.settings.hub_secret,
-                                      previous_run=previous))
+                                      previous_run=previous, incremental=incremental))
 
 
 def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
@@ -160,7 +164,7 @@ def write_report(ctx: RunContext, report: dict) -> None:
     (ctx.run_dir / "report.json").write_text(json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
 
 
-def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress: Progress = _noop) -> dict:
+def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress: Progress = _noop, incremental: bool = False) -> dict:
     """Extract the chosen sources (all by default), then standardise, resolve and publish.
 
     A source that is down fails on its own: the others still land and the run publishes from what
@@ -185,7 +189,7 @@ def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress
                 report["sources"][name] = {"status": "failed", "error": str(exc)}
         report.update(standardise_and_reconcile(ctx, progress))
         report["validation"] = validate_standardised_step(ctx, progress)
-        report["resolve"] = resolve_step(ctx, progress)
+        report["resolve"] = resolve_step(ctx, progress, incremental=incremental)
         report["gate"] = gate_step(ctx, progress)
         report["publish"] = publish_step(ctx, progress)
         report["published_validation"] = validate_published_step(ctx, report["publish"], progress)

@@ -13,6 +13,7 @@ from cityhub.lake import Lake
 from connectors.definition import SourceDefinition
 
 from .matching import match_persons
+from .incremental import load_model, resolve_incrementally, save_model
 from .registry import assign_persistent_ids, previous_registry
 from .survivorship import DEFAULT_RULES, all_candidates, choose, golden_records, lineage, load_rules
 
@@ -50,20 +51,40 @@ class ResolveResult:
         }
 
 
-def build_xref(persons: DataFrame, secret: str, run_id: str, previous: DataFrame | None = None) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """`resident_xref` (every person record with its resident id, rule and evidence), the review queue and the id history.
+def xref_of(links: DataFrame, run_id: str) -> DataFrame:
+    """XREF_COLUMNS of links that carry the person columns and a resident_id."""
+    return links.select(
+        "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule",
+        F.col("match_probability").cast("double").alias("match_probability"), "match_evidence", "batch_id",
+        F.lit(run_id).alias("run_id"),
+    )
+
+
+def build_xref(persons: DataFrame, secret: str, run_id: str,
+               previous: DataFrame | None = None) -> tuple[DataFrame, DataFrame, DataFrame, dict | None]:
+    """`resident_xref` (every person record with its resident id, rule and evidence), the review queue, the id history and the model.
 
     `previous` is the live run's (record_key, resident_id): residents found in it keep their ids.
     """
     matches = match_persons(persons)
     registration = assign_persistent_ids(matches.links, previous, secret, run_id)
-    links = registration.links
-    xref = links.select(
-        "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule",
-        F.col("match_probability").cast("double").alias("match_probability"), "match_evidence", "batch_id",
-        F.lit(run_id).alias("run_id"),
-    )
-    return xref, matches.review.withColumn("run_id", F.lit(run_id)), registration.history
+    return xref_of(registration.links, run_id), matches.review.withColumn("run_id", F.lit(run_id)), registration.history, matches.model
+
+
+def build_xref_incrementally(spark: SparkSession, lake: Lake, persons: DataFrame, previous_run: str, secret: str,
+                             run_id: str) -> tuple[DataFrame, DataFrame, DataFrame, dict | None]:
+    """As build_xref, but matching only records new or changed since `previous_run` and the residents they touch."""
+    previous_persons = _read(spark, lake.standardised_persons(previous_run))
+    if previous_persons is None:
+        raise FileNotFoundError(f"{lake.standardised_persons(previous_run)}: the live run's standardised persons are needed "
+                                "for an incremental run; run without --incremental")
+    previous_xref = spark.read.parquet(str(lake.resolved(previous_run, "resident_xref")))
+    previous_review = _read(spark, lake.resolved(previous_run, "review_queue"))
+    found = resolve_incrementally(persons, previous_persons, previous_xref, previous_review,
+                                  load_model(lake.resolved(previous_run, "matching_model")), secret, run_id)
+    links = persons.join(found.xref_links, "record_key")
+    review = found.review.drop("run_id").withColumn("run_id", F.lit(run_id))
+    return xref_of(links, run_id), review, found.history, found.model
 
 
 def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
@@ -92,11 +113,13 @@ def _read(spark: SparkSession, path: Path) -> DataFrame | None:
 
 
 def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str,
-                      hub_secret: str, rules_path: Path = DEFAULT_RULES, previous_run: str | None = None) -> ResolveResult:
+                      hub_secret: str, rules_path: Path = DEFAULT_RULES, previous_run: str | None = None,
+                      incremental: bool = False) -> ResolveResult:
     """Link the run's standardised persons into residents and write resident, xref, lineage and fact tables.
 
     With `previous_run` (the run live in the shared layer), residents keep the ids that run gave them
-    and id changes are written to `resident_id_history`.
+    and id changes are written to `resident_id_history`; `incremental` then re-matches only what
+    changed since that run (transforms.resolve.incremental). Golden records are rebuilt for all.
     """
     rules = load_rules(rules_path)
     persons = _read(spark, lake.standardised_persons(run_id))
@@ -111,7 +134,11 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
 
     try:
         persons = cache(persons)
-        xref, review, history = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
+        if incremental and previous_run is not None:
+            xref, review, history, model = build_xref_incrementally(spark, lake, persons, previous_run, hub_secret, run_id)
+        else:
+            xref, review, history, model = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
+        save_model(lake.resolved(run_id, "matching_model"), model)
         xref = cache(xref)
         result.residents, result.xref_by_rule = check_xref(xref)
         residents = xref.select("record_key", "resident_id")
