@@ -50,6 +50,30 @@ def cityhub_resolve_publish():
         return {"streams": len(standardise_and_reconcile(_context(context))["reconciliation"])}
 
     @task
+    def validate_standardised(**context) -> dict:
+        from cityhub.pipeline import validate_standardised_step
+
+        return validate_standardised_step(_context(context))
+
+    @task
+    def quality_gate(**context) -> dict:
+        from cityhub.pipeline import gate_step
+
+        return gate_step(_context(context))  # publish reads the decision and leaves out what it held
+
+    @task
+    def validate_published(published: dict, **context) -> dict:
+        from cityhub.pipeline import validate_published_step
+        from cityhub.quality.gates import read_gate
+
+        ctx = _context(context)
+        gate = read_gate(ctx.run_dir)
+        result = validate_published_step(ctx, published)
+        if gate is not None and not gate.passed:
+            raise RuntimeError(gate.message())  # after publishing what passed, the held dataset and rule fail the task
+        return {"success": result.get("success"), "failed": result.get("failed")}
+
+    @task
     def resolve(**context) -> dict:
         from cityhub.pipeline import resolve_step
 
@@ -61,7 +85,7 @@ def cityhub_resolve_publish():
         from cityhub.pipeline import publish_step
 
         result = publish_step(_context(context))
-        return {"versions": result.get("versions")}
+        return {"versions": result.get("versions"), "rows": result.get("rows"), "skipped": result.get("skipped", False)}
 
     @task
     def scorecard(**context) -> dict:
@@ -72,7 +96,9 @@ def cityhub_resolve_publish():
             raise RuntimeError(f"provider scorecard failed: {result['error']}")
         return {"html": result["html"], "anomalies": result["anomalies"]}
 
-    standardise() >> resolve() >> publish() >> scorecard()
+    published = publish()
+    standardise() >> validate_standardised() >> resolve() >> quality_gate() >> published
+    validate_published(published) >> scorecard()
 
 
 cityhub_resolve_publish()
