@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from cityhub.lake import Lake
 from cityhub.privacy import mask_field, mask_text
 from transforms.standardise.id_number import USABLE_STATUSES as USABLE_ID
+from transforms.standardise.person import BIRTH_DATE_SLIP_FLAG
 from transforms.standardise.run import FACT_KEYS
 
 COMPLETENESS, VALIDITY, CONSISTENCY = "completeness", "validity", "consistency"
@@ -42,6 +43,8 @@ CONSISTENCY_CODES = {
 }
 # `unknown` is the source saying it does not know (GB/T 2261 `未说明`): a valid code, not a failure.
 VALID_FLAG_STATUSES = ("unknown",)
+# Flags that only say how a consistency flag's disagreement looks (a typing slip): no validity failure.
+DETAIL_CODES = (BIRTH_DATE_SLIP_FLAG,)
 RAW_COLUMN = {"id_number": "id_number_raw", "name": "name_raw", "gender": "gender_raw", "birth_date": "birth_date_raw",
               "phone": "phone_raw", "address": "address_raw", "death_date": "death_date"}
 ACCURACY_FIELDS = ("name", "birth_date", "gender")
@@ -149,7 +152,7 @@ def _flagged(field_name: str) -> Column:
 def _flagged_invalid(field_name: str) -> Column:
     """The field carries a flag saying its value could not be read as valid (not a consistency flag)."""
     codes = F.filter(F.split(F.coalesce(F.col("flags"), F.lit("")), ","), lambda code: code.startswith(f"{field_name}:"))
-    ignored = [CONSISTENCY_CODES.get(field_name), *(f"{field_name}:{status}" for status in VALID_FLAG_STATUSES)]
+    ignored = [CONSISTENCY_CODES.get(field_name), *DETAIL_CODES, *(f"{field_name}:{status}" for status in VALID_FLAG_STATUSES)]
     kept = F.filter(codes, lambda code: ~code.isin(*[c for c in ignored if c]))
     return F.size(kept) > 0
 
@@ -304,7 +307,7 @@ def _failing_values(persons: DataFrame) -> DataFrame:
     flags = persons.select("source", "record_key", *RAW_COLUMN.values(), F.explode(F.split("flags", ",")).alias("rule")).filter(F.col("rule") != "")
     field_name = F.split("rule", ":").getItem(0)
     raw = F.coalesce(*(F.when(field_name == f, F.col(column).cast("string")) for f, column in RAW_COLUMN.items()))
-    flagged = flags.filter(~F.split("rule", ":").getItem(1).isin(*VALID_FLAG_STATUSES)).select(
+    flagged = flags.filter(~F.split("rule", ":").getItem(1).isin(*VALID_FLAG_STATUSES) & ~F.col("rule").isin(*DETAIL_CODES)).select(
         "source", "record_key", "rule", F.lit(WARNING).alias("severity"), field_name.alias("field"), raw.alias("value"))
     bad_ids = persons.filter(invalid("id_number")).select(
         "source", "record_key", F.concat(F.lit("id_number:"), F.col("id_status")).alias("rule"), F.lit(WARNING).alias("severity"),

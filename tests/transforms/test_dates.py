@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 import pytest
 
-from transforms.standardise.dates import parse_date, parse_timestamp
+from transforms.standardise.dates import is_typing_slip, parse_date, parse_timestamp
 
 LATEST = date(2025, 6, 1)
 
@@ -78,3 +78,15 @@ def test_timestamps_to_naive_utc(raw, expected):
 @pytest.mark.parametrize("raw, status", [("2024-02-30T00:00:00Z", "impossible"), ("yesterday", "malformed"), (None, "missing"), ("45000", "malformed")])
 def test_unusable_timestamps(raw, status):
     assert parse_timestamp(raw) == (None, status)
+
+
+@pytest.mark.parametrize("written, slip", [
+    (date(1990, 7, 3), True),    # day and month swapped
+    (date(1990, 3, 8), True),    # one digit
+    (date(1909, 3, 7), True),    # two adjacent digits swapped (1990 → 1909)
+    (date(1991, 4, 7), False),   # two digits apart
+    (date(2015, 6, 1), False),   # someone else's date
+    (date(1990, 3, 7), False),   # no slip at all
+])
+def test_typing_slips_of_a_date(written, slip):
+    assert is_typing_slip(written, date(1990, 3, 7)) is slip

@@ -87,3 +87,19 @@ def test_an_excel_mangled_number_still_yields_the_birth_date():
     assert out["id_number"] is None and out["id_status"] == "excel_mangled"
     assert out["birth_date"] == date(1990, 3, 7) and "birth_date:from_id_number_prefix" in out["repairs"]
     assert out["gender"] is None  # the gender digit is among the lost ones
+
+
+def test_a_zeroed_tail_that_passes_the_checksum_is_flagged_and_gives_no_gender():
+    zeroed = make_id("110101", "19900303", "700")  # 110101199003037000: its check character happens to be 0
+    assert zeroed.endswith("000")
+    out = standardise_person({"id_number": zeroed, "name": "张三"}, TODAY)
+    assert out["id_number"] == zeroed and out["id_status"] == "valid"
+    assert "id_number:zero_tail" in out["flags"]
+    assert out["gender"] is None and out["birth_date"] == date(1990, 3, 3)  # the date digits survive a zeroed tail
+
+
+def test_a_birth_date_mistyped_against_the_id_number_is_a_slip_not_someone_elses_number():
+    swapped = standardise_person({"id_number": MALE, "name": "张三", "birth_date": "1990-07-03"}, TODAY)
+    assert {"birth_date:id_number_mismatch", "birth_date:typing_slip_of_id_number"} <= set(swapped["flags"].split(","))
+    decades_apart = standardise_person({"id_number": MALE, "name": "张小三", "birth_date": "2015-06-01"}, TODAY)
+    assert "birth_date:typing_slip_of_id_number" not in decades_apart["flags"]

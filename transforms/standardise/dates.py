@@ -65,6 +65,17 @@ def _checked(year: int, month: int, day: int, latest: date | None) -> DateResult
     return DateResult(value, VALID)
 
 
+def is_typing_slip(written: date, true: date) -> bool:
+    """True when `written` is `true` mistyped: day and month swapped, one digit wrong or two adjacent digits swapped (as YYYYMMDD)."""
+    if written == true:
+        return False
+    if (written.year, written.month, written.day) == (true.year, true.day, true.month):
+        return True
+    a, b = written.strftime("%Y%m%d"), true.strftime("%Y%m%d")
+    differ = [i for i in range(8) if a[i] != b[i]]
+    return len(differ) == 1 or (len(differ) == 2 and differ[1] == differ[0] + 1 and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]])
+
+
 def _from_excel_serial(whole: int, latest: date | None) -> DateResult:
     if whole == 60:
         return DateResult(None, IMPOSSIBLE)  # Excel's 1900-02-29, a day that never was

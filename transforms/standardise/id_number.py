@@ -126,11 +126,16 @@ def _clean_cosmetics(text: str) -> Repairs:
     return cleaned
 
 
+def has_zero_tail(id18: str) -> bool:
+    """True for an 18-digit number ending in `000`: what a spreadsheet leaves of one (1 in 11 still passes the checksum)."""
+    return len(id18) == 18 and id18.endswith("000")
+
+
 def _looks_excel_mangled(text: str) -> bool:
     if _SCIENTIFIC.match(text):
         return True
     # Excel keeps 15 significant digits, so an 18-digit number loses its last three to zeros.
-    return len(text) == 18 and text.endswith("000") and text.isdigit() and not has_valid_checksum(text)
+    return has_zero_tail(text) and text.isdigit() and not has_valid_checksum(text)
 
 
 @standardiser(missing=IdNumberResult(None, MISSING), on_error=IdNumberResult(None, MALFORMED, ("unexpected_error",)))

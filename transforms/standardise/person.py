@@ -14,10 +14,12 @@ from typing import Iterable, Mapping
 import pandas as pd
 
 from .addresses import standardise_address
-from .dates import USABLE_STATUSES as USABLE_DATE, parse_date, parse_timestamp, today_utc
+from .dates import USABLE_STATUSES as USABLE_DATE, is_typing_slip, parse_date, parse_timestamp, today_utc
 from .ethnicity import standardise_ethnicity
 from .gender import standardise_gender
-from .id_number import USABLE_STATUSES as USABLE_ID, birth_date_from_prefix, embedded_date, gender_from_id, standardise_id_number
+from .id_number import (
+    USABLE_STATUSES as USABLE_ID, birth_date_from_prefix, embedded_date, gender_from_id, has_zero_tail, standardise_id_number,
+)
 from .marital_status import standardise_marital_status
 from .names import standardise_name
 from .phones import standardise_phone
@@ -40,6 +42,9 @@ PERSON_FIELDS: tuple[tuple[str, str], ...] = (
 PERSON_COLUMNS = tuple(name for name, _ in PERSON_FIELDS)
 
 _QUIET_STATUSES = {VALID, MISSING}
+ZERO_TAIL_FLAG = "id_number:zero_tail"
+BIRTH_DATE_MISMATCH_FLAG = "birth_date:id_number_mismatch"
+BIRTH_DATE_SLIP_FLAG = "birth_date:typing_slip_of_id_number"
 
 
 def _note(notes: list[str], field: str, codes: Iterable[str]) -> None:
@@ -59,6 +64,11 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
     ident = standardise_id_number(raw.get("id_number"), today)
     _note(repairs, "id_number", ident.repairs)
     usable_id = ident.id_number if ident.status in USABLE_ID else None
+    # A usable number ending in 000 may be a spreadsheet's zeroed tail that happens to pass the
+    # checksum: its sequence digits (and so its gender) cannot be trusted, and matching doubts it.
+    zero_tail = bool(usable_id) and has_zero_tail(usable_id)
+    if zero_tail:
+        flags.append(ZERO_TAIL_FLAG)
 
     name = standardise_name(raw.get("name"))
     _note(repairs, "name", name.repairs)
@@ -67,7 +77,7 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
     gender = standardise_gender(raw.get("gender"))
     flag("gender", gender.status)
     gender_value = gender.gender
-    id_gender = gender_from_id(usable_id) if usable_id else None
+    id_gender = gender_from_id(usable_id) if usable_id and not zero_tail else None
     if gender_value is None and id_gender:
         gender_value = id_gender
         repairs.append("gender:from_id_number")
@@ -86,7 +96,10 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
         if birth_value:
             repairs.append("birth_date:from_id_number_prefix")
     elif birth_value and id_birth and birth_value != id_birth:
-        flags.append("birth_date:id_number_mismatch")
+        flags.append(BIRTH_DATE_MISMATCH_FLAG)
+        if is_typing_slip(birth_value, id_birth):
+            # A slip of the birth date field, not someone else's number: the number can still anchor.
+            flags.append(BIRTH_DATE_SLIP_FLAG)
     if birth.status == "excel_serial":
         repairs.append("birth_date:excel_serial")
 
