@@ -135,7 +135,7 @@ def xref_clusters(lake, run_id: str) -> dict[str, str]:
 
 
 def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir: Path,
-                  driver_memory: str, shuffle_partitions: int) -> dict:
+                  driver_memory: str, shuffle_partitions: int, reuse: bool = False) -> dict:
     """Generate, extract, then time and score both pipelines; return the results as plain data."""
     from benchmarks.resolution.plain_splink import run_plain_splink
     from cityhub.config import PACKAGE_SOURCES_DIR, Settings
@@ -149,16 +149,18 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
     from transforms.standardise.run import standardise_sources
 
     city_dir, home = work_dir / "city", work_dir / "home"
-    started = time.perf_counter()
-    generate_city(city_dir, residents=residents, seed=seed, noise=noise)
-    generation_seconds = time.perf_counter() - started
     lake = Lake.under(home)
     definitions = load_source_definitions(PACKAGE_SOURCES_DIR)
-    started = time.perf_counter()
-    with department_env(city_dir):
-        for definition in definitions:
-            extract_source(definition, lake, home / "state", "b1")
-    extract_seconds = time.perf_counter() - started
+    generation_seconds = extract_seconds = None
+    if not (reuse and (city_dir / "truth").is_dir() and (home / "lake" / "raw").is_dir()):
+        started = time.perf_counter()
+        generate_city(city_dir, residents=residents, seed=seed, noise=noise)
+        generation_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        with department_env(city_dir):
+            for definition in definitions:
+                extract_source(definition, lake, home / "state", "b1")
+        extract_seconds = time.perf_counter() - started
 
     spark = get_spark(Settings(home=home, spark_driver_memory=driver_memory, spark_shuffle_partitions=shuffle_partitions))
     stages = {"cityhub_standardise": StageTiming(), "cityhub_resolve": StageTiming(), "plain_splink": StageTiming()}
@@ -179,11 +181,15 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
         "command": f".venv/bin/python -m benchmarks.resolution.run --residents {residents} --noise {noise} --repeats {repeats} --seed {seed}",
         "residents": residents, "noise": noise, "repeats": repeats, "seed": seed,
         "source_records": len(truth), "standardised_records": records,
-        "setup_seconds": {"generate_city": round(generation_seconds, 1), "extract_all_sources": round(extract_seconds, 1)},
+        "setup_seconds": {"generate_city": _rounded(generation_seconds), "extract_all_sources": _rounded(extract_seconds)},
         "machine": machine_facts(spark),
         "stages": {name: timing.to_dict(records) for name, timing in stages.items()},
         "accuracy": accuracy,
     }
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 1)
 
 
 def _fmt(value: float | int | None, digits: int = 4) -> str:
@@ -245,10 +251,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work-dir", type=Path, help="where the city and lake go (a temporary folder by default)")
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--shuffle-partitions", type=int, default=4)
+    parser.add_argument("--reuse", action="store_true", help="keep the city and raw lake already in --work-dir (same size, noise and seed)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cityhub-bench-") as scratch:
         work_dir = args.work_dir or Path(scratch)
-        result = run_benchmark(args.residents, args.noise, args.repeats, args.seed, work_dir, args.driver_memory, args.shuffle_partitions)
+        result = run_benchmark(args.residents, args.noise, args.repeats, args.seed, work_dir, args.driver_memory,
+                               args.shuffle_partitions, args.reuse)
     name = args.name or result["name"]
     write_results(result, args.results_dir, name)
     print_table(result)
