@@ -23,7 +23,7 @@ def levels_of(spark):
         spec = comparison(ComparisonSpec(kind=kind, column=column))["comparison_levels"]
         cases = " ".join(f"WHEN {lvl['sql_condition']} THEN '{lvl['label_for_charts']}'" for lvl in spec if lvl["sql_condition"] != "ELSE")
         names = list(pairs[0][0])
-        kinds = {name: "date" if name == "birth_date" else "string" for name in names}
+        kinds = {name: "date" if name == "birth_date" else "boolean" if name.endswith("_is_rounded") else "string" for name in names}
         schema = ", ".join(["i int"] + [f"{n}_{side} {kinds[n]}" for side in "lr" for n in names])
         rows = [(i, *(left[n] for n in names), *(right[n] for n in names)) for i, (left, right) in enumerate(pairs)]
         frame = spark.createDataFrame(rows, schema)
@@ -39,7 +39,7 @@ NAME_CASES = [
     (name("张伟", "张伟", "zhang wei"), name("张伟", "张伟", "zhang wei"), "exact name"),
     (name("張偉", "张伟", "zhang wei"), name("张伟", "张伟", "zhang wei"), "same simplified form"),
     (name("张玮", "张玮", "zhang wei"), name("张伟", "张伟", "zhang wei"), "same pinyin (homophone)"),
-    (name("张伟华", "张伟华", "zhang weihua"), name("张伟桦", "张伟桦", "zhang weihuan"), "pinyin Jaro-Winkler >= 0.9"),
+    (name("张伟华", "张伟华", "zhang weihua"), name("张伟桦", "张伟桦", "zhang weihuan"), "pinyin Jaro-Winkler >= 0.9 (same surname)"),
     (name("李秀英", "李秀英", "li xiuying"), name("王秀英", "王秀英", "wang xiuying"), "given name only"),
     (name("李秀英", "李秀英", "li xiuying"), name("王建国", "王建国", "wang jianguo"), "else"),
 ]
@@ -67,6 +67,15 @@ def test_id_number_levels(levels_of):
     assert levels_of("id_number", "id_number", pairs) == [e for _, e in ID_CASES]
 
 
+def test_a_spreadsheet_rounded_number_is_compared_only_where_one_side_has_no_more(levels_of):
+    """3.30108200E+17 is what Excel shows of 330108199808130670: the ninth digit rounded up carries."""
+    def rounded(digits: str, spreadsheet: bool) -> dict:
+        return {"id_rounded": digits, "id_rounded_is_rounded": spreadsheet}
+    shown, full, other = rounded("330108200", True), rounded("330108200", False), rounded("330108199", False)
+    pairs = [(full, shown), (shown, shown), (shown, other), (full, full), (full, {"id_rounded": None, "id_rounded_is_rounded": False})]
+    assert levels_of("rounded_id", "id_rounded", pairs) == ["agrees with a spreadsheet-rounded number"] * 2 + ["else", "null", "null"]
+
+
 DATE_CASES = [
     (dt.date(1980, 3, 7), "exact"), (dt.date(1980, 7, 3), "day-month swap"),
     (dt.date(1980, 3, 8), "one day apart"), (dt.date(1981, 3, 7), "else"),
@@ -76,6 +85,31 @@ DATE_CASES = [
 def test_birth_date_levels(levels_of):
     pairs = [({"birth_date": dt.date(1980, 3, 7)}, {"birth_date": other}) for other, _ in DATE_CASES]
     assert levels_of("birth_date", "birth_date", pairs) == [e for _, e in DATE_CASES]
+
+
+def address(admin_code: str | None, detail: str) -> dict:
+    return {"address_key": f"{admin_code}|{detail}" if admin_code else detail, "admin_code": admin_code}
+
+
+ADDRESS_CASES = [
+    (address("330102", "清波街道延安路45号14幢1单元1103室"), "exact address"),
+    (address("330102", "清波街道延安路45号14幢1单元1108室"), "address Jaro-Winkler >= 0.9"),
+    (address("330102", "小营街道中山中路286号"), "same division"),
+    (address("330106", "翠苑街道天目山路334号"), "else"),
+]
+
+
+def test_address_levels(levels_of):
+    home = address("330102", "清波街道延安路45号14幢1单元1103室")
+    pairs = [(home, other) for other, _ in ADDRESS_CASES] + [(home, {"address_key": None, "admin_code": None})]
+    assert levels_of("address", "address_key", pairs) == [e for _, e in ADDRESS_CASES] + ["null"]
+
+
+def test_latin_addresses_compare_by_their_text(levels_of):
+    flat = address(None, "12highstreet,leedsls14ab")
+    pairs = [(flat, address(None, "12highstreet,leedsls14ab")), (flat, address(None, "12highstreet,leedsls14ac")),
+             (flat, address(None, "99parklane,london"))]
+    assert levels_of("address", "address_key", pairs) == ["exact address", "address Jaro-Winkler >= 0.9", "else"]
 
 
 def test_exact_and_latin_name_levels(levels_of):

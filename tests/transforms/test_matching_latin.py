@@ -53,5 +53,5 @@ def test_the_latin_profile_links_spelling_variants_and_keeps_different_people_ap
     assert len({cluster[k] for k in ("p7", "p8", "p11", "p12")}) == 4
     evidence = json.loads(links["p2"]["match_evidence"])
     assert links["p2"]["match_rule"] == "probabilistic" and evidence["probability"] >= profile.threshold
-    assert {c["comparison"] for c in evidence["comparisons"]} == {"name", "birth_date", "gender", "phone"}
+    assert {c["comparison"] for c in evidence["comparisons"]} == {"name", "birth_date", "gender", "phone", "address_key"}
     assert links["p7"]["match_rule"] == "singleton"

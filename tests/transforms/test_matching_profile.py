@@ -17,7 +17,7 @@ def test_the_shipped_profiles_load():
 def test_an_unknown_comparison_kind_names_the_key(tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(DEFAULT_PROFILE.read_text(encoding="utf-8").replace("kind: birth_date", "kind: birthday"), encoding="utf-8")
-    with pytest.raises(ProfileError, match=r"bad\.yaml.*comparisons\.2\.kind"):
+    with pytest.raises(ProfileError, match=r"bad\.yaml.*comparisons\.3\.kind"):
         load_profile(path)
 
 
@@ -37,4 +37,12 @@ def test_broken_yaml_says_so(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("name: [unclosed", encoding="utf-8")
     with pytest.raises(ProfileError, match="not valid YAML"):
+        load_profile(path)
+
+
+def test_a_link_requirement_must_name_a_level_of_a_comparison(tmp_path):
+    path = tmp_path / "requires.yaml"
+    path.write_text(DEFAULT_PROFILE.read_text(encoding="utf-8").replace("at_least: same pinyin (homophone)", "at_least: sounds alike"),
+                    encoding="utf-8")
+    with pytest.raises(ProfileError, match="comparison 'name' has no level 'sounds alike'; its levels: null, exact name"):
         load_profile(path)

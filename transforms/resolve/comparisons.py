@@ -28,15 +28,20 @@ ELSE = {"sql_condition": "ELSE", "label_for_charts": "else"}
 
 
 def chinese_name(spec: ComparisonSpec) -> dict:
-    """Exact raw name / same simplified form / same toneless pinyin (homophone) / pinyin Jaro-Winkler / given name only."""
+    """Exact raw name / same simplified form / same toneless pinyin (homophone) / pinyin Jaro-Winkler in one surname / given name only.
+
+    Term frequencies adjust the exact level only, on the column it compares: Splink scales a level by
+    the u of the exact-match level of its frequency column, so frequencies of `name` on the exact
+    raw-name level would be scaled by the (far smaller) u of `same simplified form`.
+    """
     c = spec.column
-    tf = c if spec.term_frequency else None
+    tf = f"{c}_raw_clean" if spec.term_frequency else None
     return {"output_column_name": c, "comparison_levels": [
         _null(c),
         _level(f"{c}_raw_clean_l = {c}_raw_clean_r", "exact name", tf),
-        _level(f"{c}_l = {c}_r", "same simplified form", tf),
+        _level(f"{c}_l = {c}_r", "same simplified form"),
         _level(f"{c}_pinyin_l = {c}_pinyin_r", "same pinyin (homophone)"),
-        _level(f"{JW}({c}_pinyin_l, {c}_pinyin_r) >= 0.9", "pinyin Jaro-Winkler >= 0.9"),
+        _level(f"surname_l = surname_r AND {JW}({c}_pinyin_l, {c}_pinyin_r) >= 0.9", "pinyin Jaro-Winkler >= 0.9 (same surname)"),
         _level(f"given_name_l = given_name_r AND length(given_name_l) >= 1", "given name only"),
         ELSE,
     ]}
@@ -57,16 +62,34 @@ def latin_name(spec: ComparisonSpec) -> dict:
 
 
 def id_number(spec: ComparisonSpec) -> dict:
-    """Exact / one digit or one swap in the first 17 / same first 14 (region + birth date)."""
+    """Exact / one digit or one swap in the first 17 / same first 14 (region + birth date) / else."""
     c = spec.column
     a, b = f"substring({c}_l, 1, 17)", f"substring({c}_r, 1, 17)"
-    one_swap = f"(levenshtein({a}, {b}) = 2 AND array_sort(split({a}, '')) = array_sort(split({b}, '')))"
+    distance = f"levenshtein({a}, {b})"
+    one_swap = f"({distance} = 2 AND array_sort(split({a}, '')) = array_sort(split({b}, '')))"
     return {"output_column_name": c, "comparison_levels": [
         _null(c),
         _level(f"{c}_l = {c}_r", "exact"),
-        _level(f"(length({a}) = 17 AND length({b}) = 17) AND (levenshtein({a}, {b}) = 1 OR {one_swap})",
+        _level(f"length({a}) = 17 AND length({b}) = 17 AND ({distance} = 1 OR {one_swap})",
                "one digit or transposition in first 17"),
         _level(f"substring({c}_l, 1, 14) = substring({c}_r, 1, 14)", "same first 14"),
+        ELSE,
+    ]}
+
+
+def rounded_id(spec: ComparisonSpec) -> dict:
+    """A spreadsheet's rounded form of a number (`3.30102198E+17`) agrees with the other's first nine digits, or not.
+
+    The column holds every number's nine leading digits as a spreadsheet rounds them (prepare_columns),
+    and `<column>_is_rounded` says which record has only those. Pairs where neither does are the null
+    level, so the comparison says nothing about them (id_number does) and its m and u are those of
+    pairs that involve a rounded number: agreeing means the same region and decade of birth.
+    """
+    c = spec.column
+    null = f"{c}_l IS NULL OR {c}_r IS NULL OR NOT ({c}_is_rounded_l OR {c}_is_rounded_r)"
+    return {"output_column_name": c, "comparison_levels": [
+        {"sql_condition": null, "label_for_charts": "null", "is_null_level": True},
+        _level(f"{c}_l = {c}_r", "agrees with a spreadsheet-rounded number"),
         ELSE,
     ]}
 
@@ -83,6 +106,24 @@ def birth_date(spec: ComparisonSpec) -> dict:
     ]}
 
 
+def address(spec: ComparisonSpec) -> dict:
+    """Exact address (division code and detail) / Jaro-Winkler >= 0.9 in one division / same division / else; term frequencies on the exact level.
+
+    The column is prepare_columns' address key (`<admin_code>|<detail>`, the detail alone when no
+    division was recognised), so Latin-script addresses compare by their text.
+    """
+    c = spec.column
+    tf = c if spec.term_frequency else None
+    return {"output_column_name": c, "comparison_levels": [
+        _null(c),
+        _level(f"{c}_l = {c}_r", "exact address", tf),
+        # Within one division only (or where neither has one): Jaro-Winkler over every pair costs more than all the rest.
+        _level(f"coalesce(admin_code_l, '') = coalesce(admin_code_r, '') AND {JW}({c}_l, {c}_r) >= 0.9", "address Jaro-Winkler >= 0.9"),
+        _level("admin_code_l = admin_code_r", "same division"),
+        ELSE,
+    ]}
+
+
 def exact(spec: ComparisonSpec) -> dict:
     """Exact match or not."""
     c = spec.column
@@ -90,7 +131,8 @@ def exact(spec: ComparisonSpec) -> dict:
     return {"output_column_name": c, "comparison_levels": [_null(c), _level(f"{c}_l = {c}_r", "exact", tf), ELSE]}
 
 
-BUILDERS = {"chinese_name": chinese_name, "latin_name": latin_name, "id_number": id_number, "birth_date": birth_date, "exact": exact}
+BUILDERS = {"chinese_name": chinese_name, "latin_name": latin_name, "id_number": id_number, "rounded_id": rounded_id,
+            "birth_date": birth_date, "address": address, "exact": exact}
 
 
 def comparison(spec: ComparisonSpec) -> dict:

@@ -18,6 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.standardise.id_number import USABLE_STATUSES
+from transforms.standardise.person import BIRTH_DATE_MISMATCH_FLAG, BIRTH_DATE_SLIP_FLAG, ZERO_TAIL_FLAG
 
 from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
 
@@ -28,22 +29,28 @@ LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability"
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}
 
 
-# A record whose birth date disagrees with its own ID number's most likely carries someone else's
-# number (a parent's on a child's record): it must not pull the two people together.
-ID_DOUBT_FLAGS = ("birth_date:id_number_mismatch",)
-
-
 def has_flag(flag: str) -> Column:
     """True when the record's comma-separated `flags` include `flag`."""
     return F.coalesce(F.array_contains(F.split(F.col("flags"), ","), F.lit(flag)), F.lit(False))
 
 
+def valid_id() -> Column:
+    """True for records with a usable (valid, upgraded or repaired) ID number, doubted or not."""
+    return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
+
+
+# A record whose birth date disagrees with its own ID number beyond a typing slip most likely carries
+# someone else's number (a parent's on a child's record): it must not pull the two people together,
+# and the pair is reviewed. A number with a zeroed tail may be a spreadsheet's damage that passes the
+# checksum by chance: it must not found a resident of its own, but its exact agreement is evidence.
+def id_conflict() -> Column:
+    """True for records whose usable ID number contradicts their own birth date beyond a slip (most likely someone else's number)."""
+    return valid_id() & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
+
+
 def usable_id() -> Column:
-    """True for records whose ID number may anchor a resident: usable, and not in doubt."""
-    doubtful = F.lit(False)
-    for flag in ID_DOUBT_FLAGS:
-        doubtful = doubtful | has_flag(flag)
-    return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES)) & ~doubtful
+    """True for records whose ID number may anchor a resident: usable, not someone else's, not possibly a spreadsheet's zeroed tail."""
+    return valid_id() & ~id_conflict() & ~has_flag(ZERO_TAIL_FLAG)
 
 
 def unique_anchor(key: str, anchor: Column) -> Column:

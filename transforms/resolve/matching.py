@@ -20,11 +20,12 @@ import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.standardise.id_number import USABLE_STATUSES
 
 from .guardrails import cluster
 from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
-from .linking import ID_DOUBT_FLAGS, SINGLETON, has_flag, link_records
+from transforms.standardise.person import ZERO_TAIL_FLAG
+
+from .linking import SINGLETON, has_flag, id_conflict, link_records, usable_id, valid_id
 from .probabilistic import score_pairs
 from .profile import MatchingProfile, load_profile
 
@@ -58,16 +59,45 @@ def unlinked(persons: DataFrame) -> DataFrame:
 
 def id_conflicts(persons: DataFrame) -> DataFrame:
     """Review rows for records whose usable ID number contradicts their own birth data, against the number's first anchored record."""
-    doubted = F.lit(False)
-    for flag in ID_DOUBT_FLAGS:
-        doubted = doubted | has_flag(flag)
-    usable = F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
-    flagged = persons.filter(usable & doubted).select("record_key", "id_number", F.col("flags"))
-    holders = persons.filter(usable & ~doubted).groupBy("id_number").agg(F.min("record_key").alias("other_record_key"))
+    flagged = persons.filter(id_conflict()).select("record_key", "id_number", F.col("flags"))
+    holders = persons.filter(usable_id()).groupBy("id_number").agg(F.min("record_key").alias("other_record_key"))
     return flagged.join(holders, "id_number", "left").select(
         "record_key", "other_record_key", F.lit(ID_CONFLICT).alias("reason"), F.lit(None).cast("double").alias("match_probability"),
         F.to_json(F.struct(F.lit(ID_CONFLICT).alias("rule"), F.col("flags"))).alias("evidence"),
     )
+
+
+# Excel's scientific form of a number: `3.30102198E+17` keeps nine significant digits, the last rounded.
+SCIENTIFIC_ID = r"^([0-9])\.([0-9]{8})[eE]\+?17$"
+
+
+def id_digits(links: DataFrame) -> Column:
+    """The ID number a record carries for comparison: the usable one, else the digits of a 15+ character raw value (a typo is evidence too)."""
+    if "id_number_raw" not in links.columns:
+        return F.col("id_number")
+    digits = F.upper(F.regexp_replace(F.col("id_number_raw"), r"[^0-9xX]", ""))
+    return F.coalesce(F.col("id_number"), F.when(F.length(digits) >= 15, digits))
+
+
+def spreadsheet_digits(links: DataFrame) -> Column:
+    """The nine digits of a raw value in a spreadsheet's scientific form (null for any other)."""
+    if "id_number_raw" not in links.columns:
+        return F.lit(None).cast("string")
+    raw = F.trim(F.col("id_number_raw"))
+    return F.when(raw.rlike(SCIENTIFIC_ID), F.concat(F.regexp_extract(raw, SCIENTIFIC_ID, 1), F.regexp_extract(raw, SCIENTIFIC_ID, 2)))
+
+
+def rounded_digits(number: Column) -> Column:
+    """A number's first nine digits as a spreadsheet rounds them (from the first ten)."""
+    return F.when(F.length(number) >= 15, ((F.substring(number, 1, 10).cast("bigint") + 5) / 10).cast("bigint").cast("string"))
+
+
+def guard_number(links: DataFrame) -> Column:
+    """The number the clustering guardrail holds a record to: its anchor, or a zeroed-tail number (which agrees with any sharing its first 15 digits)."""
+    anchor = F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value"))
+    if not {"id_number", "id_status", "flags"} <= set(links.columns):
+        return anchor  # a person file without ID numbers
+    return anchor.when(valid_id() & has_flag(ZERO_TAIL_FLAG) & ~id_conflict(), F.col("id_number"))
 
 
 def prepare_columns(links: DataFrame, profile: MatchingProfile) -> DataFrame:
@@ -75,23 +105,48 @@ def prepare_columns(links: DataFrame, profile: MatchingProfile) -> DataFrame:
     kinds = {spec.kind for spec in profile.comparisons}
     frame = links.withColumn("cluster_key", F.concat_ws(":", "anchor_kind", "anchor_value"))
     frame = frame.withColumn("id_anchor", F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value")))
+    frame = frame.withColumn("id_guard", guard_number(links))
+    extra: list[str] = []
     if "chinese_name" in kinds:
         raw = F.regexp_replace(F.col("name_raw"), r"\s", "") if "name_raw" in links.columns else F.col("name")
         frame = frame.withColumns({
             "name_raw_clean": F.coalesce(raw, F.col("name")),
             "surname": F.substring("name", 1, 1), "given_name": F.expr("substring(name, 2)"),
         })
+        extra += ["name_raw_clean", "name_pinyin", "given_name", "surname"]
     if "latin_name" in kinds:
         name = F.lower(F.trim(F.regexp_replace("name", r"\s+", " ")))
         frame = frame.withColumn("name", F.when(name != "", name)).withColumn("surname", F.element_at(F.split("name", " "), -1))
+        extra += ["surname"]
     if "id_number" in kinds:
-        # Records without a usable number still carry what they have: a typo'd number is evidence too.
-        raw = F.upper(F.regexp_replace(F.col("id_number_raw"), r"[^0-9xX]", "")) if "id_number_raw" in links.columns else F.lit(None)
-        frame = frame.withColumn("id_number", F.coalesce("id_number", F.when(F.length(raw) >= 15, raw)))
-        frame = frame.withColumn("id_prefix14", F.when(F.length("id_number") >= 14, F.substring("id_number", 1, 14)))
-    wanted = ["record_key", "id_anchor", "cluster_key", *profile.columns(),
-              *(["name_raw_clean", "name_pinyin", "given_name", "surname"] if "chinese_name" in kinds else []),
-              *(["surname"] if "latin_name" in kinds else [])]
+        # Training labels: records sharing a usable number are one person (doubted ones included, so
+        # the labelled pairs show birth dates and genders as departments really write them). A number
+        # contradicting its own record's birth date is someone else's: no evidence, so not compared.
+        frame = frame.withColumn("id_label", F.when(valid_id(), F.col("id_number")))
+        conflict = id_conflict()
+        frame = frame.withColumns({
+            "id_number": F.when(~conflict, id_digits(links)), "id_spreadsheet": F.when(~conflict, spreadsheet_digits(links)),
+        })
+        length = F.length("id_number")
+        frame = frame.withColumns({
+            "id_rounded": F.coalesce("id_spreadsheet", rounded_digits(F.col("id_number"))),
+            "id_rounded_is_rounded": F.col("id_spreadsheet").isNotNull(),
+            "id_prefix14": F.when(length >= 14, F.substring("id_number", 1, 14)),
+            # Blocks that a single typo or swap cannot break both of: the tail (digits 11-18), the region with the name.
+            "id_tail": F.when(length == 18, F.substring("id_number", 11, 8)),
+            "id_region": F.substring(F.coalesce("id_number", "id_spreadsheet"), 1, 6),
+        })
+    if "birth_date" in kinds:
+        frame = frame.withColumn("birth_year", F.year("birth_date"))
+    if "address" in kinds:
+        admin_code = F.col("admin_code") if "admin_code" in links.columns else F.lit(None).cast("string")
+        detail = F.lower(F.regexp_replace(F.col("address_detail"), r"\s+", "")) if "address_detail" in links.columns else F.lit(None)
+        key = F.when(detail != "", F.concat_ws("|", admin_code, detail))
+        frame = frame.withColumns({"address_key": key, "admin_code": admin_code})
+        extra += ["admin_code"]
+    if "id_number" in kinds:
+        extra += ["id_label", "id_rounded", "id_rounded_is_rounded"]
+    wanted = ["record_key", "id_anchor", "id_guard", "cluster_key", *profile.columns(), *extra]
     return frame.select(*dict.fromkeys(wanted))
 
 
@@ -124,8 +179,12 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     links = link_records(persons) if profile.id_anchored else unlinked(persons)
     links = links.withColumn("match_probability", F.col("match_probability").cast("double")).withColumn("match_evidence", rule_evidence())
     links = links.persist()
-    pairs, model = score_pairs(prepare_columns(links, profile), profile, model or profile.trained_model())
-    clusters = cluster(pairs.toPandas(), profile.threshold)
+    frame = prepare_columns(links, profile).persist()
+    try:
+        pairs, model = score_pairs(frame, profile, model)
+        clusters = cluster(pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
+    finally:
+        frame.unpersist()
     review = spark.createDataFrame(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), REVIEW_SCHEMA)
     if profile.id_anchored:
         review = id_conflicts(persons).unionByName(review)

@@ -5,9 +5,12 @@ by an ID number and the two are not already in one cluster: records without a us
 against each other and against *all* records of ID-anchored clusters (not a representative, so every
 spelling a department used can vouch for the link).
 
-Training (when no model is given): λ from the profile's deterministic rule, u by random sampling,
-m by expectation maximisation on each of the profile's EM blocking rules. The trained model is a
-plain settings dictionary, reusable by a later (incremental) run without retraining.
+Training (when no model is given), all on the run's own records: λ from the profile's deterministic
+rule, u by random sampling, m from the pairs the label column says are matches (records sharing a
+usable ID number), then by expectation maximisation on each of the profile's EM blocking rules for
+what labels cannot show (how often an ID number is mistyped). Levels no training pair reached get a
+small floor m. The trained model is a plain settings dictionary, reusable by a later (incremental)
+run without retraining.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from .comparisons import comparison
 from .profile import MatchingProfile
 
 UNIQUE_ID = "record_key"
+# Carried onto each scored pair (both sides) for clustering.
+PAIR_COLUMNS = ("record_key", "id_anchor", "id_guard", "cluster_key")
 # Columns the pass adds to each record before Splink sees it (matching.prepare_columns).
 OPEN_PAIR = "(l.id_anchor IS NULL OR r.id_anchor IS NULL) AND l.cluster_key <> r.cluster_key"
 
@@ -41,7 +46,7 @@ def settings(profile: MatchingProfile) -> dict:
         "blocking_rules_to_generate_predictions": [
             {"blocking_rule": blocking_rule(rule), "sql_dialect": "spark"} for rule in profile.blocking
         ],
-        "additional_columns_to_retain": ["id_anchor", "cluster_key"],
+        "additional_columns_to_retain": ["id_anchor", "id_guard", "cluster_key"],
         "retain_intermediate_calculation_columns": True,
         "retain_matching_columns": False,
         "max_iterations": profile.training.max_iterations,
@@ -49,20 +54,80 @@ def settings(profile: MatchingProfile) -> dict:
     }
 
 
+def rule_pairs(frame: DataFrame, columns: list[str]) -> tuple[float, int]:
+    """(pairs of records agreeing on every one of `columns`, records): the groups' Σ C(n, 2), in one aggregation."""
+    present = F.lit(True)
+    for column in columns:
+        present = present & F.col(column).isNotNull()
+    groups = frame.groupBy(F.when(present, F.struct(*columns)).alias("group")).count()
+    counted = groups.agg(
+        F.sum(F.when(F.col("group").isNotNull(), F.col("count") * (F.col("count") - 1) / 2)).alias("pairs"),
+        F.sum("count").alias("records"),
+    ).first()
+    return float(counted["pairs"] or 0.0), int(counted["records"] or 0)
+
+
+def prior_match_probability(frame: DataFrame, profile: MatchingProfile) -> float:
+    """λ, the probability that two random records match: pairs agreeing on the deterministic rule, over its recall, over all pairs.
+
+    What Splink's `estimate_probability_two_random_records_match` computes for one rule, as one
+    aggregation instead of a blocking job.
+    """
+    agreeing, records = rule_pairs(frame, profile.training.deterministic_rule)
+    total = records * (records - 1) / 2
+    if total == 0 or agreeing == 0:
+        return 1.0 / max(records, 2)  # nothing to estimate from: about one match per record
+    return min(agreeing / profile.training.deterministic_recall / total, 0.5)
+
+
+def too_few_labels(frame: DataFrame, profile: MatchingProfile) -> bool:
+    """True when the run has fewer labelled pairs than the profile needs to train m (no label column: never)."""
+    column = profile.training.label_column
+    return column is not None and rule_pairs(frame, [column])[0] < profile.training.min_label_pairs
+
+
 def train(linker, profile: MatchingProfile) -> None:
-    """λ from the deterministic rule, u by random sampling, m by EM on each EM blocking rule."""
+    """u by random sampling, m from the label column and by EM on the profile's EM blocks (λ is in the settings)."""
     from splink import block_on
 
     training = profile.training
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on(*training.deterministic_rule)], recall=training.deterministic_recall)
-    linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=training.u_max_pairs, seed=1, num_chunks=training.u_chunks)
+    if training.label_column:
+        linker.training.estimate_m_from_label_column(training.label_column)
     for rule in training.em_blocking:
         linker.training.estimate_parameters_using_expectation_maximisation(block_on(*rule))
 
 
-def level_weights(model: dict) -> dict[str, dict[float, str]]:
-    """Per comparison output column: level match weight (rounded) → level label, from the trained m and u."""
+# The least m a level keeps: a level (almost) no training pair fell into is rare among matches, but
+# an m of (nearly) zero would make it veto any pair whatever else agrees (one mistyped gender).
+MIN_M = 1e-3
+
+
+def floor_unseen_levels(model: dict, u_pairs: float) -> dict:
+    """The model with every level's m at least MIN_M, and untrained u set to 1 / the pairs u was sampled from.
+
+    A level none of `u_pairs` random pairs reached has u below about 1 / u_pairs; left untrained,
+    Splink would score it with a default u that swamps what the level says. m and u are renormalised
+    per comparison.
+    """
+    for comp in model["comparisons"]:
+        levels = [level for level in comp["comparison_levels"] if not level.get("is_null_level")]
+        for level in levels:
+            level["m_probability"] = max(level.get("m_probability") or 0.0, MIN_M)
+            level["u_probability"] = level.get("u_probability") or 1.0 / u_pairs
+        for key in ("m_probability", "u_probability"):
+            total = sum(level[key] for level in levels)
+            for level in levels:
+                level[key] /= total
+    return model
+
+
+def level_labels(model: dict) -> dict[str, dict[float, str]]:
+    """Per comparison output column: level match weight (rounded) → level label, from the model's m and u.
+
+    Splink's predictions carry each comparison's match weight (`mw_<name>`, term frequencies apart in
+    `mw_tf_adj_<name>`) but not its level, so the level is the one whose m and u give that weight.
+    """
     labels = {}
     for comp in model["comparisons"]:
         by_weight = {0.0: "null"}
@@ -74,44 +139,110 @@ def level_weights(model: dict) -> dict[str, dict[float, str]]:
     return labels
 
 
-def evidence_column(model: dict, columns: list[str]) -> Column:
-    """JSON evidence of a scored pair: per comparison its level and match weight (log2 Bayes factor), and the probability.
+def level_of(name: str, by_weight: dict[float, str]) -> Column:
+    """The level label of comparison `name` on a scored pair."""
+    return F.create_map(*(F.lit(x) for pair in by_weight.items() for x in pair))[F.round(F.col(f"mw_{name}"), 4)]
 
-    Splink returns each comparison's match weight (`mw_<name>`, plus `mw_tf_adj_<name>` for term
-    frequencies); the level is the one whose trained m/u give that weight.
-    """
+
+def evidence_column(model: dict, columns: list[str]) -> Column:
+    """JSON evidence of a scored pair: per comparison its level and match weight (log2 Bayes factor, term frequency included), and the probability."""
     entries = []
-    for name, by_weight in level_weights(model).items():
-        level_weight = F.col(f"mw_{name}")
-        label = F.create_map(*(F.lit(x) for pair in by_weight.items() for x in pair))[F.round(level_weight, 4)]
-        weight = level_weight + F.col(f"mw_tf_adj_{name}") if f"mw_tf_adj_{name}" in columns else level_weight
-        entries.append(F.struct(F.lit(name).alias("comparison"), label.alias("level"), F.round(weight, 3).alias("match_weight")))
+    for name, by_weight in level_labels(model).items():
+        weight = F.col(f"mw_{name}") + F.col(f"mw_tf_adj_{name}") if f"mw_tf_adj_{name}" in columns else F.col(f"mw_{name}")
+        entries.append(F.struct(F.lit(name).alias("comparison"), level_of(name, by_weight).alias("level"),
+                                F.round(weight, 3).alias("match_weight")))
     return F.to_json(F.struct(
         F.lit("probabilistic").alias("rule"), F.round("match_probability", 6).alias("probability"),
         F.round("match_weight", 3).alias("match_weight"), F.array(*entries).alias("comparisons"),
     ))
 
 
+def link_allowed(model: dict, profile: MatchingProfile) -> Column:
+    """True for pairs meeting one of the profile's `link_requires` (all pairs when it lists none)."""
+    if not profile.link_requires:
+        return F.lit(True)
+    labels = level_labels(model)
+    order = {comp["output_column_name"]: [level["label_for_charts"] for level in comp["comparison_levels"] if not level.get("is_null_level")]
+             for comp in model["comparisons"]}
+    allowed = F.lit(False)
+    for requirement in profile.link_requires:
+        levels = order[requirement.comparison]
+        strong_enough = levels[:levels.index(requirement.at_least) + 1]
+        allowed = allowed | F.coalesce(level_of(requirement.comparison, labels[requirement.comparison]).isin(*strong_enough), F.lit(False))
+    return allowed
+
+
+def candidate_pairs(frame: DataFrame, rules: list[list[str]]) -> DataFrame:
+    """Splink's blocked id pairs (match_key, join_key_l, join_key_r): records agreeing on any rule's columns, worth scoring.
+
+    Equi-joins on narrow projections, one per rule, then one de-duplication: the same pairs Splink's
+    own blocking makes (each rule excluding the pairs of the rules before it), in a fraction of the time.
+    """
+    pairs = []
+    for position, rule in enumerate(rules):
+        present = F.lit(True)
+        for column in rule:
+            present = present & F.col(column).isNotNull()
+        side = frame.where(present).select("record_key", "id_anchor", "cluster_key", *rule)
+        left, right = side.alias("l"), side.alias("r")
+        on = [F.col(f"l.{c}") == F.col(f"r.{c}") for c in rule] + [F.col("l.record_key") < F.col("r.record_key")]
+        worth = ((F.col("l.id_anchor").isNull() | F.col("r.id_anchor").isNull()) & (F.col("l.cluster_key") != F.col("r.cluster_key")))
+        pairs.append(left.join(right, on).where(worth).select(
+            F.lit(position).alias("rule"), F.col("l.record_key").alias("join_key_l"), F.col("r.record_key").alias("join_key_r")))
+    union = pairs[0]
+    for more in pairs[1:]:
+        union = union.unionByName(more)
+    return union.groupBy("join_key_l", "join_key_r").agg(F.min("rule").cast("string").alias("match_key"))
+
+
+def training_sample(frame: DataFrame, records: int, total: int) -> DataFrame:
+    """About `records` of the frame's records, whole clusters at a time (chosen by a hash of the cluster key); all when fewer."""
+    if total <= records:
+        return frame
+    share = int(records / total * 1_000_000)
+    return frame.where(F.abs(F.xxhash64("cluster_key")) % 1_000_000 < share)
+
+
+def trained_model(frame: DataFrame, profile: MatchingProfile, db_api) -> dict:
+    """A model trained on (a sample of) the frame: λ from all of it, u, m from the sample (see `train`)."""
+    from splink import Linker
+
+    untrained = settings(profile)
+    untrained["probability_two_random_records_match"] = prior_match_probability(frame, profile)
+    sample = training_sample(frame, profile.training.sample_records, frame.count()).persist()
+    try:
+        linker = Linker(db_api.register(sample), untrained, log_level=logging.WARNING)
+        train(linker, profile)
+        return floor_unseen_levels(linker.misc.save_model_to_json(), profile.training.u_max_pairs)
+    finally:
+        sample.unpersist()
+
+
 def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None) -> tuple[DataFrame, dict]:
     """Scored candidate pairs at or above the review threshold, with evidence; and the (trained) model.
 
-    `frame` carries record_key, id_anchor, cluster_key and the profile's columns. Pairs come back as
-    record_key_l, record_key_r, id_anchor_l, id_anchor_r, cluster_key_l, cluster_key_r, match_probability, evidence.
+    `frame` carries PAIR_COLUMNS and the profile's columns. Pairs come back with PAIR_COLUMNS of both
+    sides (`_l`, `_r`), match_probability, match_weight, `allowed` (the profile's link requirements
+    hold) and evidence.
     """
     from splink import Linker, SparkAPI
 
     db_api = SparkAPI(spark_session=frame.sparkSession)
+    if model is None and profile.model and too_few_labels(frame, profile):
+        model = profile.trained_model()  # too small a run to estimate m on: the profile's reference model
     untrained = settings(profile)
     # The profile decides which pairs are scored, also under a model trained with other blocking rules.
     model = {**model, "blocking_rules_to_generate_predictions": untrained["blocking_rules_to_generate_predictions"]} if model else None
-    linker = Linker(db_api.register(frame), model or untrained, log_level=logging.WARNING)
     if model is None:
-        train(linker, profile)
-        model = linker.misc.save_model_to_json()
+        model = trained_model(frame, profile, db_api)
+    linker = Linker(db_api.register(frame), model, log_level=logging.WARNING)
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register(candidate_pairs(frame, profile.blocking)))
     predictions = linker.inference.predict(threshold_match_probability=profile.review_threshold).as_spark_dataframe()
     pairs = predictions.select(
-        "record_key_l", "record_key_r", "id_anchor_l", "id_anchor_r", "cluster_key_l", "cluster_key_r",
+        *(f"{column}_{side}" for column in PAIR_COLUMNS for side in "lr"),
         F.col("match_probability").cast("double").alias("match_probability"),
+        F.col("match_weight").cast("double").alias("match_weight"),
+        link_allowed(model, profile).alias("allowed"),
         evidence_column(model, predictions.columns).alias("evidence"),
     )
     return pairs, model

@@ -18,7 +18,7 @@ PROFILES_DIR = Path(__file__).with_name("profiles")
 DEFAULT_PROFILE = PROFILES_DIR / "chinese_resident.yaml"
 
 # The comparison kinds the engine knows (see comparisons.py for their levels).
-ComparisonKind = Literal["chinese_name", "latin_name", "id_number", "birth_date", "exact"]
+ComparisonKind = Literal["chinese_name", "latin_name", "id_number", "rounded_id", "birth_date", "address", "exact"]
 
 
 class ProfileError(ValueError):
@@ -38,13 +38,35 @@ class ComparisonSpec(_Model):
 
 
 class TrainingSpec(_Model):
-    """How m and u are estimated: u by random sampling, m by EM on each blocking rule listed."""
+    """How λ, m and u are estimated on the run's own records.
+
+    λ from the deterministic rule; u by random sampling; m first from `label_column` (pairs of records
+    that share a value of it are taken as matches: the deterministic pass's ID anchors), then by EM
+    on each `em_blocking` rule (only pairs the pass would score, so levels the labels never show —
+    a typo'd ID number against the true one — are learnt too).
+    """
 
     u_max_pairs: float = 1e6
-    em_blocking: list[list[str]] = Field(min_length=1)
+    # Splink samples u in chunks to stop early once every level is seen 100 times; levels that rare
+    # pairs reach (one typo in an ID number) never are, so chunks only add Spark jobs.
+    u_chunks: int = Field(default=1, ge=1)
+    label_column: str | None = None
+    em_blocking: list[list[str]] = Field(default_factory=list)
     max_iterations: int = Field(default=10, ge=1)
     deterministic_rule: list[str] = Field(min_length=1)
     deterministic_recall: float = Field(default=0.8, gt=0, le=1)
+    # Fewer labelled pairs than this and m cannot be estimated reliably: the profile's model is used.
+    min_label_pairs: int = Field(default=1000, ge=0)
+    # Training reads at most about this many records (whole clusters, chosen by hash, so labelled
+    # pairs stay together); scoring always reads all. m and u need a sample, not the whole city.
+    sample_records: int = Field(default=60_000, ge=1000)
+
+
+class Requirement(_Model):
+    """A probabilistic link needs this comparison at `at_least` (a level label) or a stronger level."""
+
+    comparison: str
+    at_least: str
 
 
 class MatchingProfile(_Model):
@@ -57,8 +79,13 @@ class MatchingProfile(_Model):
     threshold: float = Field(default=0.95, gt=0, lt=1)
     review_threshold: float = Field(default=0.5, gt=0, lt=1)
     id_anchored: bool = True  # the deterministic ID pass runs first (Chinese resident ID numbers)
-    # A trained Splink model (JSON, relative to the profile) used when the caller passes none; without
-    # one every run trains on its own data.
+    # A pair may only link when one of these holds, whatever its probability (none listed: no such rule).
+    link_requires: list[Requirement] = Field(default_factory=list)
+    # A record whose best link and its best link to another resident differ by fewer match-weight
+    # bits than this joins neither: it goes to review as ambiguous.
+    ambiguity_margin: float = Field(default=5.0, ge=0)
+    # A reference model (JSON, relative to the profile) used when the caller passes none and the run
+    # has too few labelled pairs to train on (training.min_label_pairs).
     model: str | None = None
     source: Path | None = None  # the file the profile was read from (set by load_profile)
 
@@ -66,6 +93,16 @@ class MatchingProfile(_Model):
     def _review_below_match(self):
         if self.review_threshold > self.threshold:
             raise ValueError(f"review_threshold ({self.review_threshold}) must not exceed threshold ({self.threshold})")
+        if not self.training.em_blocking and not self.training.label_column:
+            raise ValueError("training needs label_column or em_blocking (or both) to estimate m")
+        from .comparisons import comparison  # comparisons build on this module's specs
+
+        levels = {spec.column: [level["label_for_charts"] for level in comparison(spec)["comparison_levels"]] for spec in self.comparisons}
+        for requirement in self.link_requires:
+            if requirement.at_least not in levels.get(requirement.comparison, []):
+                known = levels.get(requirement.comparison)
+                raise ValueError(f"link_requires: comparison {requirement.comparison!r} has no level {requirement.at_least!r}"
+                                 + (f"; its levels: {', '.join(known)}" if known else f"; comparisons: {', '.join(levels)}"))
         return self
 
     def trained_model(self) -> dict | None:
