@@ -1,8 +1,8 @@
 """Land records in the raw layer: string-only Parquet with provenance columns, one folder per batch.
 
-A batch is written into a hidden staging folder beside its final place (Spark ignores names that
-start with `_` or `.`) and renamed into `batch_id=<batch>` only when complete, so a crash never
-leaves half a batch where readers look.
+A batch is written into a hidden staging folder beside its final place (Spark skips names that start
+with `.`) and renamed into `batch_id=<batch>` only when complete, so a crash never leaves half a
+batch where readers look.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ class RawBatchWriter:
 
     def __init__(self, lake: Lake, source: str, stream: str, batch_id: str, extracted_at: str, *, with_file: bool = False, rows_per_part: int = ROWS_PER_PART) -> None:
         self.final = lake.raw_batch(source, stream, batch_id)
-        self.staging = self.final.parent / f"_staging-{self.final.name}-{uuid.uuid4().hex[:8]}"
+        # A leading dot, not an underscore: Spark still reads `_x=y` folders as partitions, and one of
+        # them beside `batch_id=…` (an extract running, or killed) breaks every read of the stream.
+        self.staging = self.final.parent / f".staging-{self.final.name}-{uuid.uuid4().hex[:8]}"
         self.constants = {"_source": source, "_stream": stream, "_batch_id": batch_id, "_extracted_at": extracted_at}
         self.with_file = with_file
         self.rows_per_part = rows_per_part

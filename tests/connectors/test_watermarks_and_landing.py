@@ -108,7 +108,7 @@ def test_parts_share_one_schema_when_records_vary(tmp_path, lake):
     assert len(schemas) == 1 and schemas.pop()[:3] == ("id", "a", "b")
     rows = pq.read_table(path).to_pylist()
     assert [(r["id"], r["a"], r["b"]) for r in rows] == [("1", "x", None), ("2", None, None), ("3", None, '{"nested": [1, 2]}')]
-    assert not list(path.parent.glob("_staging-*"))
+    assert not list(path.parent.glob(".staging-*"))
 
 
 def test_aborted_writer_leaves_nothing(tmp_path, lake):
