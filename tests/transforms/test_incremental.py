@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import pandas as pd
 import pytest
 from pyspark.sql import functions as F
 
@@ -47,3 +48,9 @@ def test_incremental_run_matches_a_full_run_and_keeps_ids(spark, scenario_run):
     assert phoned in full.index
     history = scenario_run.table(lake.resolved("next_incremental", "resident_id_history"))
     assert history.empty
+    for table, key in (("resident", ["resident_id"]), ("resident_lineage", ["resident_id", "attribute"])):
+        def rows(run: str):
+            return scenario_run.table(lake.resolved(run, table)).drop(columns="run_id").sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows("next"), rows("next_incremental"), check_dtype=False, obj=table)
+    saved = sorted(path.name for path in lake.resolved("next_incremental", "matching_model").iterdir())
+    assert saved == ["model.json", "tf_address_key", "tf_name_raw_clean"], "the model and the frequencies the next run scores with"

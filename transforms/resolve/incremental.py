@@ -4,103 +4,108 @@
    columns) differs from, or is missing in, the previous run's standardised persons; records gone
    since then count too (their residents lose a record).
 2. Affected residents: the previous residents of those records, plus every previous resident with a
-   record sharing a blocking key with a changed record (ID number, name + birth date, pinyin +
-   birth date, phone) — the residents a changed record could join.
+   record agreeing with a changed record on one of the profile's blocking rules — exactly the
+   residents a full run could compare a changed record with.
 3. The affected residents' records (all of them, so each is re-clustered whole) and the changed
-   records are matched again with the previous run's model (no retraining); their ids go through
-   the registry as in a full run. Every other record keeps its previous link unchanged.
+   records are matched again with the live run's model and term frequencies (no retraining, and
+   frequencies of all records, not of the part); their ids go through the registry as in a full
+   run. Every other record keeps its previous link unchanged.
+4. Golden records are rebuilt only for residents with a re-matched record or a changed fact row;
+   the others' golden records and lineage are carried (resolve step).
 
-All joins, no driver collect. Review items of untouched records are carried from the previous run.
+All joins, no driver collect except the clustering of the re-matched part's scored pairs.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import reduce
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from transforms.standardise.person import PERSON_COLUMNS
 
+from .columns import comparison_columns
 from .matching import match_persons
+from .profile import MatchingProfile
 from .registry import assign_persistent_ids
 
-BLOCKING_KEYS = (("id_number",), ("name", "birth_date"), ("name_pinyin", "birth_date"), ("phone",))
 MODEL_FILE = "model.json"
+TF_PREFIX = "tf_"
 
 
 @dataclass
 class IncrementalLinks:
-    """The run's links (all records), its review queue, id history, model, and how much was re-matched."""
+    """The run's links (all records), its review queue, id history, model, and what was matched again."""
 
     xref_links: DataFrame  # record_key + resident_id, match_rule, match_probability, match_evidence
     review: DataFrame
     history: DataFrame
     model: dict | None
     rematched: DataFrame  # record_key of the records matched again
+    term_frequencies: dict[str, DataFrame] = field(default_factory=dict)
 
 
-def content_hash(persons: DataFrame) -> Column:
-    """A hash of a record's canonical person columns (what matching sees)."""
-    columns = [name for name in ("source", "stream", *PERSON_COLUMNS) if name in persons.columns]
-    return F.sha2(F.to_json(F.struct(*columns)), 256)
+def content_hash(frame: DataFrame, columns: list[str]) -> Column:
+    """A hash of a row's `columns` (those of them the frame has)."""
+    return F.sha2(F.to_json(F.struct(*(c for c in columns if c in frame.columns))), 256)
 
 
-def changed_keys(current: DataFrame, previous: DataFrame) -> DataFrame:
-    """record_key of records new, changed or gone since `previous` (both standardised persons)."""
-    now = current.select("record_key", content_hash(current).alias("now"))
-    before = previous.select("record_key", content_hash(previous).alias("before"))
+def changed_keys(current: DataFrame, previous: DataFrame, key: str = "record_key",
+                 columns: tuple[str, ...] = ("source", "stream", *PERSON_COLUMNS)) -> DataFrame:
+    """`key` of rows new, changed or gone since `previous` (by the hash of `columns`), named record_key."""
+    now = current.select(F.col(key).alias("record_key"), content_hash(current, list(columns)).alias("now"))
+    before = previous.select(F.col(key).alias("record_key"), content_hash(previous, list(columns)).alias("before"))
     return (now.join(before, "record_key", "full_outer")
             .where(F.col("now").isNull() | F.col("before").isNull() | (F.col("now") != F.col("before")))
             .select("record_key"))
 
 
-def _key(columns: tuple[str, ...]) -> Column:
-    """One blocking key value as text, null when any of its columns is null."""
-    return F.concat_ws("|", *(F.col(c).cast("string") for c in columns)).alias("key") if len(columns) > 1 else F.col(columns[0]).cast("string").alias("key")
+def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
+    """(record_key, rule, key): every record's value of every blocking rule it has all columns for (key: a 64-bit hash)."""
+    frame = comparison_columns(persons, profile)
+    keyed = []
+    for position, rule in enumerate(profile.blocking):
+        present = reduce(lambda a, b: a & b, (F.col(c).isNotNull() for c in rule))
+        keyed.append(frame.where(present).select("record_key", F.lit(position).alias("rule"), F.xxhash64(*rule).alias("key")))
+    return reduce(DataFrame.unionByName, keyed)
 
 
-def blocking_keys(persons: DataFrame) -> DataFrame:
-    """(record_key, kind, key): every non-null blocking key of every record."""
-    frames = []
-    for columns in BLOCKING_KEYS:
-        present = reduce(lambda a, b: a & b, (F.col(c).isNotNull() for c in columns))
-        frames.append(persons.where(present).select("record_key", F.lit("+".join(columns)).alias("kind"), _key(columns)))
-    return reduce(DataFrame.unionByName, frames)
+def affected_residents(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
+    """resident_id of previous residents a changed record belongs to or could be compared with."""
+    keys = blocking_keys(persons, profile).persist()
+    try:
+        changed_blocks = keys.join(changed, "record_key").select("rule", "key").distinct()
+        neighbours = keys.join(F.broadcast(changed_blocks), ["rule", "key"]).select("record_key")
+        touched = neighbours.unionByName(changed).distinct()
+        return previous_xref.join(touched, "record_key").select("resident_id").distinct().localCheckpoint()
+    finally:
+        keys.unpersist()
 
 
-def affected_residents(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame) -> DataFrame:
-    """resident_id of previous residents a changed record belongs or could belong to."""
-    keys = blocking_keys(persons).persist()
-    changed_blocks = keys.join(changed, "record_key").select("kind", "key").distinct()
-    neighbours = keys.join(changed_blocks, ["kind", "key"]).select("record_key")
-    touched = neighbours.unionByName(changed).distinct()
-    return previous_xref.join(touched, "record_key").select("resident_id").distinct()
-
-
-def rematch_keys(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame) -> DataFrame:
+def rematch_keys(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
     """record_key of the run's records to match again: changed ones and every record of an affected resident."""
-    residents = affected_residents(persons, changed, previous_xref)
-    of_affected = previous_xref.join(residents, "resident_id").select("record_key")
+    residents = affected_residents(persons, changed, previous_xref, profile)
+    of_affected = previous_xref.join(F.broadcast(residents), "resident_id").select("record_key")
     current = persons.select("record_key")
     return of_affected.unionByName(changed).distinct().join(current, "record_key")
 
 
 def resolve_incrementally(persons: DataFrame, previous_persons: DataFrame, previous_xref: DataFrame, previous_review: DataFrame | None,
-                          model: dict | None, secret: str, run_id: str) -> IncrementalLinks:
+                          model: dict | None, term_frequencies: dict[str, DataFrame], profile: MatchingProfile,
+                          secret: str, run_id: str) -> IncrementalLinks:
     """Links for every record of the run, re-matching only the records new or changed changes could affect."""
-    changed = changed_keys(persons, previous_persons)
-    rematched = rematch_keys(persons, changed, previous_xref).persist()
+    # Checkpointed: later steps join these again and again, and their plans must stay small.
+    changed = changed_keys(persons, previous_persons).localCheckpoint()
+    rematched = rematch_keys(persons, changed, previous_xref, profile).localCheckpoint()
     subset = persons.join(rematched, "record_key")
-    matches = match_persons(subset, model=model)
-    affected_before = previous_xref.join(
-        previous_xref.join(rematched, "record_key").select("resident_id").distinct(), "resident_id")
-    affected_before = affected_before.unionByName(
-        previous_xref.join(changed, "record_key").select(*previous_xref.columns)).distinct()
-    registration = assign_persistent_ids(matches.links, affected_before.select("record_key", "resident_id"), secret, run_id)
+    matches = match_persons(subset, profile, model=model, term_frequencies=term_frequencies)
+    before = previous_xref.join(rematched.unionByName(changed).distinct(), "record_key").select("resident_id").distinct()
+    affected_before = previous_xref.join(F.broadcast(before), "resident_id").select("record_key", "resident_id")
+    registration = assign_persistent_ids(matches.links, affected_before, secret, run_id)
     link_columns = ["record_key", "resident_id", "match_rule", "match_probability", "match_evidence"]
     fresh = registration.links.select(*link_columns)
     carried = (previous_xref.join(rematched, "record_key", "left_anti").join(changed, "record_key", "left_anti")
@@ -111,17 +116,27 @@ def resolve_incrementally(persons: DataFrame, previous_persons: DataFrame, previ
         kept = (previous_review.join(rematched, "record_key", "left_anti")
                 .join(rematched.withColumnRenamed("record_key", "other_record_key"), "other_record_key", "left_anti"))
         review = review.unionByName(kept.select(*review.columns))
-    return IncrementalLinks(links, review, registration.history, matches.model or model, rematched)
+    return IncrementalLinks(links, review, registration.history, matches.model, rematched, matches.term_frequencies)
 
 
-def save_model(folder: Path, model: dict | None) -> None:
-    """Keep a run's trained model beside its resolved tables, for the next incremental run."""
-    if model is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / MODEL_FILE).write_text(json.dumps(model), encoding="utf-8")
+def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:
+    """Keep a run's model and term frequency tables beside its resolved tables, for the next incremental run."""
+    if model is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MODEL_FILE).write_text(json.dumps(model), encoding="utf-8")
+    for column, table in (term_frequencies or {}).items():
+        table.write.mode("overwrite").parquet(str(folder / f"{TF_PREFIX}{column}"))
 
 
 def load_model(folder: Path) -> dict | None:
     """The model an earlier run saved (None if it saved none: the matcher then trains again)."""
     path = folder / MODEL_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def load_term_frequencies(spark: SparkSession, folder: Path) -> dict[str, DataFrame]:
+    """The term frequency tables an earlier run saved beside its model, by column."""
+    if not folder.is_dir():
+        return {}
+    return {path.name[len(TF_PREFIX):]: spark.read.parquet(str(path)) for path in sorted(folder.glob(f"{TF_PREFIX}*")) if path.is_dir()}

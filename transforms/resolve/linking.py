@@ -34,23 +34,44 @@ def has_flag(flag: str) -> Column:
     return F.coalesce(F.array_contains(F.split(F.col("flags"), ","), F.lit(flag)), F.lit(False))
 
 
+# What a record's ID number may do, worked out once per record as columns: written out as expressions
+# at every use, the same flag tests nest so deep in later joins that Spark's optimizer spends minutes
+# simplifying them.
+ID_CHECK_COLUMNS = ("id_valid", "id_conflicting", "id_zero_tail", "id_usable")
+
+
+def with_id_checks(records: DataFrame) -> DataFrame:
+    """`records` with ID_CHECK_COLUMNS (kept if already there).
+
+    - id_valid: a usable (valid, upgraded or repaired) number, doubted or not;
+    - id_conflicting: the number contradicts the record's own birth date beyond a typing slip, so it
+      is most likely someone else's (a parent's on a child's record): it must not pull the two people
+      together, and the pair is reviewed;
+    - id_zero_tail: the number ends in 000, maybe a spreadsheet's damage that passed the checksum by
+      chance: it must not found a resident of its own, but its exact agreement is evidence;
+    - id_usable: valid, not conflicting, no zeroed tail: it anchors a resident.
+    """
+    if set(ID_CHECK_COLUMNS) <= set(records.columns):
+        return records
+    valid = F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
+    conflicting = valid & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
+    checked = records.withColumns({"id_valid": valid, "id_conflicting": conflicting, "id_zero_tail": valid & has_flag(ZERO_TAIL_FLAG)})
+    return checked.withColumn("id_usable", F.col("id_valid") & ~F.col("id_conflicting") & ~F.col("id_zero_tail"))
+
+
 def valid_id() -> Column:
-    """True for records with a usable (valid, upgraded or repaired) ID number, doubted or not."""
-    return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
+    """True for records with a usable number, doubted or not (needs with_id_checks)."""
+    return F.col("id_valid")
 
 
-# A record whose birth date disagrees with its own ID number beyond a typing slip most likely carries
-# someone else's number (a parent's on a child's record): it must not pull the two people together,
-# and the pair is reviewed. A number with a zeroed tail may be a spreadsheet's damage that passes the
-# checksum by chance: it must not found a resident of its own, but its exact agreement is evidence.
 def id_conflict() -> Column:
-    """True for records whose usable ID number contradicts their own birth date beyond a slip (most likely someone else's number)."""
-    return valid_id() & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
+    """True for records whose usable number is most likely someone else's (needs with_id_checks)."""
+    return F.col("id_conflicting")
 
 
 def usable_id() -> Column:
-    """True for records whose ID number may anchor a resident: usable, not someone else's, not possibly a spreadsheet's zeroed tail."""
-    return valid_id() & ~id_conflict() & ~has_flag(ZERO_TAIL_FLAG)
+    """True for records whose number anchors a resident (needs with_id_checks)."""
+    return F.col("id_usable")
 
 
 def unique_anchor(key: str, anchor: Column) -> Column:
@@ -70,7 +91,8 @@ def unique_anchor(key: str, anchor: Column) -> Column:
 
 
 def link_records(persons: DataFrame) -> DataFrame:
-    """The persons with LINK_COLUMNS added: one link per standardised person record."""
+    """The persons with ID_CHECK_COLUMNS and LINK_COLUMNS added: one link per standardised person record."""
+    persons = with_id_checks(persons)
     anchored = usable_id()
     frame = persons.withColumn("anchor_gender", F.when(anchored, F.col("gender")))
     id_anchor = F.when(anchored, F.col("id_number"))

@@ -14,18 +14,16 @@ level and match weight).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-
+from .columns import comparison_columns, helper_columns
 from .guardrails import cluster
 from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
-from transforms.standardise.person import ZERO_TAIL_FLAG
-
-from .linking import SINGLETON, has_flag, id_conflict, link_records, usable_id, valid_id
+from .linking import SINGLETON, id_conflict, link_records, usable_id, with_id_checks
 from .probabilistic import score_pairs
 from .profile import MatchingProfile, load_profile
 
@@ -42,6 +40,7 @@ class Matches:
     links: DataFrame   # input columns + anchor_kind, anchor_value, match_rule, match_probability, match_evidence
     review: DataFrame  # REVIEW_COLUMNS, evidence as JSON text
     model: dict | None  # the trained Splink model (JSON-able), reusable without retraining
+    term_frequencies: dict[str, DataFrame] = field(default_factory=dict)  # column → its Splink term frequency table
 
 
 def rule_evidence() -> Column:
@@ -59,6 +58,7 @@ def unlinked(persons: DataFrame) -> DataFrame:
 
 def id_conflicts(persons: DataFrame) -> DataFrame:
     """Review rows for records whose usable ID number contradicts their own birth data, against the number's first anchored record."""
+    persons = with_id_checks(persons)
     flagged = persons.filter(id_conflict()).select("record_key", "id_number", F.col("flags"))
     holders = persons.filter(usable_id()).groupBy("id_number").agg(F.min("record_key").alias("other_record_key"))
     return flagged.join(holders, "id_number", "left").select(
@@ -67,86 +67,23 @@ def id_conflicts(persons: DataFrame) -> DataFrame:
     )
 
 
-# Excel's scientific form of a number: `3.30102198E+17` keeps nine significant digits, the last rounded.
-SCIENTIFIC_ID = r"^([0-9])\.([0-9]{8})[eE]\+?17$"
-
-
-def id_digits(links: DataFrame) -> Column:
-    """The ID number a record carries for comparison: the usable one, else the digits of a 15+ character raw value (a typo is evidence too)."""
-    if "id_number_raw" not in links.columns:
-        return F.col("id_number")
-    digits = F.upper(F.regexp_replace(F.col("id_number_raw"), r"[^0-9xX]", ""))
-    return F.coalesce(F.col("id_number"), F.when(F.length(digits) >= 15, digits))
-
-
-def spreadsheet_digits(links: DataFrame) -> Column:
-    """The nine digits of a raw value in a spreadsheet's scientific form (null for any other)."""
-    if "id_number_raw" not in links.columns:
-        return F.lit(None).cast("string")
-    raw = F.trim(F.col("id_number_raw"))
-    return F.when(raw.rlike(SCIENTIFIC_ID), F.concat(F.regexp_extract(raw, SCIENTIFIC_ID, 1), F.regexp_extract(raw, SCIENTIFIC_ID, 2)))
-
-
-def rounded_digits(number: Column) -> Column:
-    """A number's first nine digits as a spreadsheet rounds them (from the first ten)."""
-    return F.when(F.length(number) >= 15, ((F.substring(number, 1, 10).cast("bigint") + 5) / 10).cast("bigint").cast("string"))
-
-
 def guard_number(links: DataFrame) -> Column:
     """The number the clustering guardrail holds a record to: its anchor, or a zeroed-tail number (which agrees with any sharing its first 15 digits)."""
     anchor = F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value"))
-    if not {"id_number", "id_status", "flags"} <= set(links.columns):
+    if "id_zero_tail" not in links.columns:
         return anchor  # a person file without ID numbers
-    return anchor.when(valid_id() & has_flag(ZERO_TAIL_FLAG) & ~id_conflict(), F.col("id_number"))
+    return anchor.when(F.col("id_zero_tail") & ~id_conflict(), F.col("id_number"))
 
 
 def prepare_columns(links: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """The frame Splink scores: record_key, id_anchor, cluster_key and the columns the profile compares and blocks on."""
-    kinds = {spec.kind for spec in profile.comparisons}
-    frame = links.withColumn("cluster_key", F.concat_ws(":", "anchor_kind", "anchor_value"))
-    frame = frame.withColumn("id_anchor", F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value")))
-    frame = frame.withColumn("id_guard", guard_number(links))
-    extra: list[str] = []
-    if "chinese_name" in kinds:
-        raw = F.regexp_replace(F.col("name_raw"), r"\s", "") if "name_raw" in links.columns else F.col("name")
-        frame = frame.withColumns({
-            "name_raw_clean": F.coalesce(raw, F.col("name")),
-            "surname": F.substring("name", 1, 1), "given_name": F.expr("substring(name, 2)"),
-        })
-        extra += ["name_raw_clean", "name_pinyin", "given_name", "surname"]
-    if "latin_name" in kinds:
-        name = F.lower(F.trim(F.regexp_replace("name", r"\s+", " ")))
-        frame = frame.withColumn("name", F.when(name != "", name)).withColumn("surname", F.element_at(F.split("name", " "), -1))
-        extra += ["surname"]
-    if "id_number" in kinds:
-        # Training labels: records sharing a usable number are one person (doubted ones included, so
-        # the labelled pairs show birth dates and genders as departments really write them). A number
-        # contradicting its own record's birth date is someone else's: no evidence, so not compared.
-        frame = frame.withColumn("id_label", F.when(valid_id(), F.col("id_number")))
-        conflict = id_conflict()
-        frame = frame.withColumns({
-            "id_number": F.when(~conflict, id_digits(links)), "id_spreadsheet": F.when(~conflict, spreadsheet_digits(links)),
-        })
-        length = F.length("id_number")
-        frame = frame.withColumns({
-            "id_rounded": F.coalesce("id_spreadsheet", rounded_digits(F.col("id_number"))),
-            "id_rounded_is_rounded": F.col("id_spreadsheet").isNotNull(),
-            "id_prefix14": F.when(length >= 14, F.substring("id_number", 1, 14)),
-            # Blocks that a single typo or swap cannot break both of: the tail (digits 11-18), the region with the name.
-            "id_tail": F.when(length == 18, F.substring("id_number", 11, 8)),
-            "id_region": F.substring(F.coalesce("id_number", "id_spreadsheet"), 1, 6),
-        })
-    if "birth_date" in kinds:
-        frame = frame.withColumn("birth_year", F.year("birth_date"))
-    if "address" in kinds:
-        admin_code = F.col("admin_code") if "admin_code" in links.columns else F.lit(None).cast("string")
-        detail = F.lower(F.regexp_replace(F.col("address_detail"), r"\s+", "")) if "address_detail" in links.columns else F.lit(None)
-        key = F.when(detail != "", F.concat_ws("|", admin_code, detail))
-        frame = frame.withColumns({"address_key": key, "admin_code": admin_code})
-        extra += ["admin_code"]
-    if "id_number" in kinds:
-        extra += ["id_label", "id_rounded", "id_rounded_is_rounded"]
-    wanted = ["record_key", "id_anchor", "id_guard", "cluster_key", *profile.columns(), *extra]
+    """The frame Splink scores: record_key, id_anchor, id_guard, cluster_key and the columns the profile compares and blocks on."""
+    frame = links.withColumns({
+        "cluster_key": F.concat_ws(":", "anchor_kind", "anchor_value"),
+        "id_anchor": F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value")),
+        "id_guard": guard_number(links),
+    })
+    frame = comparison_columns(frame, profile)
+    wanted = ["record_key", "id_anchor", "id_guard", "cluster_key", *profile.columns(), *helper_columns(profile)]
     return frame.select(*dict.fromkeys(wanted))
 
 
@@ -172,8 +109,13 @@ def apply_clusters(links: DataFrame, anchors: dict, record_links: dict) -> DataF
     )
 
 
-def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, model: dict | None = None) -> Matches:
-    """Link standardised person records into resident anchors under `profile` (default: Chinese residents)."""
+def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, model: dict | None = None,
+                  term_frequencies: dict[str, DataFrame] | None = None) -> Matches:
+    """Link standardised person records into resident anchors under `profile` (default: Chinese residents).
+
+    `model` and `term_frequencies` (of an earlier run, over all its records) are used instead of
+    training and of counting frequencies on `persons`: an incremental run matches a part of the records.
+    """
     profile = profile or load_profile()
     spark = persons.sparkSession
     links = link_records(persons) if profile.id_anchored else unlinked(persons)
@@ -181,11 +123,12 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     links = links.persist()
     frame = prepare_columns(links, profile).persist()
     try:
-        pairs, model = score_pairs(frame, profile, model)
+        pairs, model, term_frequencies = score_pairs(frame, profile, model, term_frequencies)
         clusters = cluster(pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
     finally:
         frame.unpersist()
     review = spark.createDataFrame(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), REVIEW_SCHEMA)
     if profile.id_anchored:
         review = id_conflicts(persons).unionByName(review)
-    return Matches(links=apply_clusters(links, clusters.anchors, clusters.links), review=review, model=model)
+    return Matches(links=apply_clusters(links, clusters.anchors, clusters.links), review=review, model=model,
+                   term_frequencies=term_frequencies)

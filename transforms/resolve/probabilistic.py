@@ -218,24 +218,36 @@ def trained_model(frame: DataFrame, profile: MatchingProfile, db_api) -> dict:
         sample.unpersist()
 
 
-def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None) -> tuple[DataFrame, dict]:
-    """Scored candidate pairs at or above the review threshold, with evidence; and the (trained) model.
+def tf_columns(model: dict) -> list[str]:
+    """The columns the model's levels adjust by term frequency."""
+    return sorted({level["tf_adjustment_column"] for comp in model["comparisons"] for level in comp["comparison_levels"]
+                   if level.get("tf_adjustment_column")})
+
+
+def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
+                term_frequencies: dict[str, DataFrame] | None = None) -> tuple[DataFrame, dict, dict[str, DataFrame]]:
+    """Scored candidate pairs at or above the review threshold, with evidence; the (trained) model; its term frequency tables.
 
     `frame` carries PAIR_COLUMNS and the profile's columns. Pairs come back with PAIR_COLUMNS of both
     sides (`_l`, `_r`), match_probability, match_weight, `allowed` (the profile's link requirements
-    hold) and evidence.
+    hold) and evidence. Term frequencies are computed on the frame unless given (an incremental run
+    scores a part of the records with the frequencies of all of them).
     """
     from splink import Linker, SparkAPI
 
     db_api = SparkAPI(spark_session=frame.sparkSession)
     if model is None and profile.model and too_few_labels(frame, profile):
         model = profile.trained_model()  # too small a run to estimate m on: the profile's reference model
-    untrained = settings(profile)
-    # The profile decides which pairs are scored, also under a model trained with other blocking rules.
-    model = {**model, "blocking_rules_to_generate_predictions": untrained["blocking_rules_to_generate_predictions"]} if model else None
     if model is None:
         model = trained_model(frame, profile, db_api)
     linker = Linker(db_api.register(frame), model, log_level=logging.WARNING)
+    tables = {}
+    for column in tf_columns(model):
+        if term_frequencies and column in term_frequencies:
+            linker.table_management.register_term_frequency_lookup(db_api.register(term_frequencies[column]), column)
+            tables[column] = term_frequencies[column]
+        else:
+            tables[column] = linker.table_management.compute_tf_table(column).as_spark_dataframe()
     linker.table_management.register_blocked_pairs_for_predict(db_api.register(candidate_pairs(frame, profile.blocking)))
     predictions = linker.inference.predict(threshold_match_probability=profile.review_threshold).as_spark_dataframe()
     pairs = predictions.select(
@@ -245,5 +257,4 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None) 
         link_allowed(model, profile).alias("allowed"),
         evidence_column(model, predictions.columns).alias("evidence"),
     )
-    return pairs, model
-
+    return pairs, model, tables

@@ -12,8 +12,9 @@ from pyspark.sql import functions as F
 from cityhub.lake import Lake
 from connectors.definition import SourceDefinition
 
+from .incremental import changed_keys, load_model, load_term_frequencies, resolve_incrementally, save_model
 from .matching import match_persons
-from .incremental import load_model, resolve_incrementally, save_model
+from .profile import load_profile
 from .registry import assign_persistent_ids, previous_registry
 from .survivorship import DEFAULT_RULES, all_candidates, choose, golden_records, lineage, load_rules
 
@@ -60,19 +61,35 @@ def xref_of(links: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def build_xref(persons: DataFrame, secret: str, run_id: str,
-               previous: DataFrame | None = None) -> tuple[DataFrame, DataFrame, DataFrame, dict | None]:
+@dataclass
+class Linking:
+    """What matching gave the resolve step: the xref, review queue, id history, model and term frequencies.
+
+    `rebuilt` is None after a full run (every resident's golden record is built); after an
+    incremental run it holds the record keys matched again (only their residents, and residents with
+    changed facts, get new golden records).
+    """
+
+    xref: DataFrame
+    review: DataFrame
+    history: DataFrame
+    model: dict | None
+    term_frequencies: dict[str, DataFrame] = field(default_factory=dict)
+    rebuilt: DataFrame | None = None
+
+
+def build_xref(persons: DataFrame, secret: str, run_id: str, previous: DataFrame | None = None) -> Linking:
     """`resident_xref` (every person record with its resident id, rule and evidence), the review queue, the id history and the model.
 
     `previous` is the live run's (record_key, resident_id): residents found in it keep their ids.
     """
     matches = match_persons(persons)
     registration = assign_persistent_ids(matches.links, previous, secret, run_id)
-    return xref_of(registration.links, run_id), matches.review.withColumn("run_id", F.lit(run_id)), registration.history, matches.model
+    return Linking(xref_of(registration.links, run_id), matches.review.withColumn("run_id", F.lit(run_id)), registration.history,
+                   matches.model, matches.term_frequencies)
 
 
-def build_xref_incrementally(spark: SparkSession, lake: Lake, persons: DataFrame, previous_run: str, secret: str,
-                             run_id: str) -> tuple[DataFrame, DataFrame, DataFrame, dict | None]:
+def build_xref_incrementally(spark: SparkSession, lake: Lake, persons: DataFrame, previous_run: str, secret: str, run_id: str) -> Linking:
     """As build_xref, but matching only records new or changed since `previous_run` and the residents they touch."""
     previous_persons = _read(spark, lake.standardised_persons(previous_run))
     if previous_persons is None:
@@ -80,11 +97,12 @@ def build_xref_incrementally(spark: SparkSession, lake: Lake, persons: DataFrame
                                 "for an incremental run; run without --incremental")
     previous_xref = spark.read.parquet(str(lake.resolved(previous_run, "resident_xref")))
     previous_review = _read(spark, lake.resolved(previous_run, "review_queue"))
-    found = resolve_incrementally(persons, previous_persons, previous_xref, previous_review,
-                                  load_model(lake.resolved(previous_run, "matching_model")), secret, run_id)
+    model_folder = lake.resolved(previous_run, "matching_model")
+    found = resolve_incrementally(persons, previous_persons, previous_xref, previous_review, load_model(model_folder),
+                                  load_term_frequencies(spark, model_folder), load_profile(), secret, run_id)
     links = persons.join(found.xref_links, "record_key")
     review = found.review.drop("run_id").withColumn("run_id", F.lit(run_id))
-    return xref_of(links, run_id), review, found.history, found.model
+    return Linking(xref_of(links, run_id), review, found.history, found.model, found.term_frequencies, found.rematched)
 
 
 def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
@@ -119,7 +137,8 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
 
     With `previous_run` (the run live in the shared layer), residents keep the ids that run gave them
     and id changes are written to `resident_id_history`; `incremental` then re-matches only what
-    changed since that run (transforms.resolve.incremental). Golden records are rebuilt for all.
+    changed since that run (transforms.resolve.incremental) and rebuilds only the golden records of
+    residents whose records or facts changed.
     """
     rules = load_rules(rules_path)
     persons = _read(spark, lake.standardised_persons(run_id))
@@ -135,33 +154,72 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
     try:
         persons = cache(persons)
         if incremental and previous_run is not None:
-            xref, review, history, model = build_xref_incrementally(spark, lake, persons, previous_run, hub_secret, run_id)
+            linking = build_xref_incrementally(spark, lake, persons, previous_run, hub_secret, run_id)
         else:
-            xref, review, history, model = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
-        save_model(lake.resolved(run_id, "matching_model"), model)
-        xref = cache(xref)
+            linking = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
+        save_model(lake.resolved(run_id, "matching_model"), linking.model, linking.term_frequencies)
+        # Written first and read back: everything after builds on the xref, and its lineage (matching,
+        # clustering, the registry) would make every later query plan huge.
+        _write(lake, run_id, result, {"resident_xref": linking.xref.select(*XREF_COLUMNS)})
+        xref = cache(spark.read.parquet(str(result.paths["resident_xref"])))
         result.residents, result.xref_by_rule = check_xref(xref)
-        residents = xref.select("record_key", "resident_id")
         facts = {}
         for definition in definitions:
             frame = _read(spark, lake.standardised_facts(run_id, definition.name))
             if frame is not None:
                 facts[definition.name] = cache(facts_by_resident(frame, xref))
         result.facts = _count_facts(facts)
-        persons_with_resident = persons.join(residents, "record_key")
-        winners = cache(choose(all_candidates(persons_with_resident, facts, rules)))
+        resident, resident_lineage = golden_tables(spark, lake, run_id, previous_run, persons, xref, facts, rules, linking.rebuilt, cache)
         _write(lake, run_id, result, {
-            "resident": golden_records(xref, winners, run_id),
-            "resident_xref": xref.select(*XREF_COLUMNS),
-            "review_queue": review,
-            "resident_id_history": history,
-            "resident_lineage": lineage(winners, run_id),
+            "resident": resident,
+            "review_queue": linking.review,
+            "resident_id_history": linking.history,
+            "resident_lineage": resident_lineage,
             **{f"fact_{source}": frame for source, frame in facts.items()},
         })
     finally:
         for frame in cached:
             frame.unpersist()
     return result
+
+
+def golden_tables(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, persons: DataFrame, xref: DataFrame,
+                  facts: dict[str, DataFrame], rules, rebuilt: DataFrame | None, cache) -> tuple[DataFrame, DataFrame]:
+    """`resident` and `resident_lineage`: built by survivorship for every resident, or after an incremental run only for
+    residents with a record matched again or a changed fact row, the others carried from the previous run."""
+    residents = xref.select("record_key", "resident_id")
+    if rebuilt is None or previous_run is None:
+        winners = cache(choose(all_candidates(persons.join(residents, "record_key"), facts, rules)))
+        return golden_records(xref, winners, run_id), lineage(winners, run_id)
+    renewed = cache(residents_to_rebuild(spark, lake, run_id, previous_run, residents, facts, rebuilt))
+    mine = xref.join(F.broadcast(renewed), "resident_id")
+    winners = cache(choose(all_candidates(persons.join(mine.select("record_key", "resident_id"), "record_key"),
+                                          {source: frame.join(F.broadcast(renewed), "resident_id") for source, frame in facts.items()},
+                                          rules)))
+    carried = residents.select("resident_id").distinct().join(F.broadcast(renewed), "resident_id", "left_anti")
+    previous_resident = spark.read.parquet(str(lake.resolved(previous_run, "resident"))).join(carried, "resident_id")
+    previous_lineage = spark.read.parquet(str(lake.resolved(previous_run, "resident_lineage"))).join(carried, "resident_id")
+    resident = golden_records(mine, winners, run_id).unionByName(previous_resident.withColumn("run_id", F.lit(run_id)))
+    return resident, lineage(winners, run_id).unionByName(previous_lineage.withColumn("run_id", F.lit(run_id)))
+
+
+def residents_to_rebuild(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, residents: DataFrame,
+                         facts: dict[str, DataFrame], rebuilt: DataFrame) -> DataFrame:
+    """resident_id of residents whose golden record may differ from the previous run's: a record matched again, or a fact row new, changed or gone."""
+    keys = [rebuilt]
+    for source, frame in facts.items():
+        previous = _read(spark, lake.standardised_facts(previous_run, source))
+        current = frame.drop("resident_id")
+        fact_columns = tuple(c for c in current.columns if c not in ("batch_id",))
+        if previous is None:
+            keys.append(current.select("record_key"))
+            continue
+        changed = changed_keys(current, previous, key="fact_key", columns=fact_columns)
+        # A fact row's resident is its subject record's: look it up on either run's rows.
+        subjects = current.select("fact_key", "record_key").unionByName(previous.select("fact_key", "record_key")).distinct()
+        keys.append(changed.withColumnRenamed("record_key", "fact_key").join(subjects, "fact_key").select("record_key"))
+    touched = reduce(DataFrame.unionByName, keys).distinct()
+    return residents.join(touched, "record_key").select("resident_id").distinct()
 
 
 def _count_facts(facts: dict[str, DataFrame]) -> dict[str, int]:
