@@ -239,11 +239,36 @@ def simulate_generate(
 
 
 @simulate_app.command("advance")
-def simulate_advance(city: Path = typer.Option(..., help="A generated city folder."), days: int = typer.Option(1)) -> None:
+def simulate_advance(
+    city: Path = typer.Option(..., help="A generated city folder."),
+    days: int = typer.Option(1),
+    change_share: Optional[float] = typer.Option(
+        None, "--change-share",
+        help="Change about this share of the source records (0.01 = 1%) in realistic kinds, instead of a fixed few per day."),
+) -> None:
     """Simulate the next day(s): new and changed records in every department system."""
     from simulators.city import advance_city
 
-    console.print_json(data=advance_city(city, days=days))
+    try:
+        manifest = advance_city(city, days=days, change_share=change_share)
+    except ValueError as exc:  # a share outside (0, 1]
+        _fail(str(exc))
+    console.print_json(data=manifest)
+    if change_share is not None:
+        print_change_set(manifest["last_advance"])
+
+
+def print_change_set(summary: dict) -> None:
+    """The records each kind of change touched, and the share of the source records changed in all."""
+    table = Table(title=f"change set: {summary['records_changed']:,} of {summary['source_records']:,} source records "
+                        f"({summary['achieved_share']:.2%}, asked {summary['change_share']:.2%})")
+    table.add_column("kind")
+    table.add_column("records", justify="right")
+    for kind, count in summary["changes"].items():
+        table.add_row(kind.replace("_", " "), f"{count:,}")
+    console.print(table)
+    console.print(f"also: {summary['hukou_events']:,} hukou events, {summary['certificates']:,} certificates, "
+                  f"{summary['households_moved']:,} households moved, {summary['housing_files']} housing drop files")
 
 
 @simulate_app.command("load-public-security")

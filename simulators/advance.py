@@ -22,7 +22,7 @@ from simulators.names import pick_given_name
 from simulators.noise import NoiseProfile
 from simulators.population import MOBILE_PREFIXES, Person
 from simulators.storage import read_jsonl, read_manifest, write_jsonl, write_manifest
-from simulators.truth import PERSON_COLUMNS, append_csv, person_from_row, person_row, read_csv, write_csv
+from simulators.truth import NOISE_COLUMNS, PERSON_COLUMNS, append_csv, person_from_row, person_row, read_csv, write_csv
 
 CIVIL_STREAMS = ("assistance", "marriages", "cremations")
 
@@ -51,6 +51,10 @@ class CityState:
         self.summary: dict[str, int] = {}
         self.new_housing: dict[str, int] = {"property": 0, "rental": 0}
         self.new_files: dict[str, dict] = {}
+        self.retracted_noise: set[tuple[str, str]] = set()  # (record_key, field) of errors a department corrected
+        self.new_cases: dict[str, list[dict]] = {}
+        self.noise_total: int | None = None  # set when noise.csv is rewritten rather than appended to
+        self.cases_added: dict[str, int] = {}
 
     def count(self, what: str, n: int = 1) -> None:
         self.summary[what] = self.summary.get(what, 0) + n
@@ -84,14 +88,36 @@ class CityState:
         write_csv(truth_dir / "persons.csv", PERSON_COLUMNS, (list(person_row(p).values()) for p in self.world.persons.values()))
         append_csv(truth_dir / "records.csv", ((s, st, i, record_key(s, st, i), p) for s, st, i, p in self.truth.records))
         append_csv(truth_dir / "facts.csv", ((s, st, i, record_key(s, st, i), k, p) for s, st, i, k, p in self.truth.facts))
-        append_csv(truth_dir / "noise.csv", self.truth.noise.rows)
-        if self.truth.parent_id_on_child:
-            path = truth_dir / "cases.json"
-            cases = json.loads(path.read_text(encoding="utf-8"))
-            cases["parent_id_on_child"] += [{"person_ids": [i["person_id"]], "parent_person_id": i["parent_person_id"],
-                                             "field": i["field"], "record_keys": [i["record_key"]]} for i in self.truth.parent_id_on_child]
-            path.write_text(json.dumps(cases, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        self.save_noise(truth_dir / "noise.csv")
+        self.save_cases(truth_dir / "cases.json")
         self.engine.dispose()
+
+    def save_noise(self, path: Path) -> None:
+        """Append the new noise rows; rewrite the file when a correction means a logged error is no longer in the data."""
+        new_rows = [row for row in self.truth.noise.rows if (row[0], row[1]) not in self.retracted_noise]
+        if not self.retracted_noise:
+            append_csv(path, new_rows)
+            return
+        kept = [tuple(row[c] for c in NOISE_COLUMNS) for row in read_csv(path) if (row["record_key"], row["field"]) not in self.retracted_noise]
+        write_csv(path, NOISE_COLUMNS, kept + new_rows)
+        self.noise_total = len(kept) + len(new_rows)
+
+    def save_cases(self, path: Path) -> None:
+        """Add the planted-case entries made while advancing (a parent's number on a child, duplicates, floating population)."""
+        added = {name: list(items) for name, items in self.new_cases.items()}
+        added.setdefault("parent_id_on_child", []).extend(
+            {"person_ids": [i["person_id"]], "parent_person_id": i["parent_person_id"], "field": i["field"], "record_keys": [i["record_key"]]}
+            for i in self.truth.parent_id_on_child)
+        added.setdefault("duplicate_records", []).extend(
+            {"person_ids": [person_id], "record_keys": [first, duplicate]} for person_id, first, duplicate in self.truth.duplicates)
+        added = {name: items for name, items in added.items() if items}
+        if not added:
+            return
+        cases = json.loads(path.read_text(encoding="utf-8"))
+        for name, items in added.items():
+            cases.setdefault(name, []).extend(items)
+        path.write_text(json.dumps(cases, ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+        self.cases_added = {name: len(items) for name, items in added.items()}
 
 
 def context(state: CityState, rng: random.Random) -> RenderContext:
@@ -166,6 +192,12 @@ def add_certificate(state: CityState, ctx: RenderContext, person: Person, kind: 
     state.truth.fact("health", "certificates", obs_id, record_key("health", "patients", patient_id), person.person_id)
 
 
+def surname_of(father: Person) -> str:
+    """The surname a baby takes from its father (a two-character compound surname when he has one)."""
+    compound = father.name[:2] in ("欧阳", "司马", "诸葛", "上官", "司徒", "东方", "皇甫", "慕容")
+    return father.name[:2] if len(father.name) >= 3 and compound else father.name[:1]
+
+
 def register_birth(state: CityState, ctx: RenderContext) -> None:
     """A baby born yesterday to a local couple: birth certificate, hukou registration, a Patient."""
     rng = ctx.rng
@@ -184,9 +216,8 @@ def register_birth(state: CityState, ctx: RenderContext) -> None:
         number = make_id_number(mother.hukou_admin_code, birth, sequence_for(gender, rng.randrange(500)))
         if number not in used:
             break
-    surname = father.name[:2] if len(father.name) >= 3 and father.name[:2] in ("欧阳", "司马", "诸葛", "上官", "司徒", "东方", "皇甫", "慕容") else father.name[:1]
     person_id = f"P{max(int(pid[1:]) for pid in state.world.persons) + 1:06d}"
-    baby = Person(person_id=person_id, id_number=number, name=surname + pick_given_name(rng, gender), gender=gender, birth_date=birth,
+    baby = Person(person_id=person_id, id_number=number, name=surname_of(father) + pick_given_name(rng, gender), gender=gender, birth_date=birth,
                   ethnicity=father.ethnicity, marital_status="unmarried", phone=None, household_id=mother.household_id,
                   hukou_address=mother.hukou_address, hukou_admin_code=mother.hukou_admin_code, current_address=mother.current_address,
                   current_admin_code=mother.current_admin_code, mother_id=mother.person_id, father_id=father.person_id)
@@ -327,15 +358,30 @@ def remeasured_rows(state: CityState, ctx: RenderContext) -> list[tuple[date, di
     return [(ctx.today, row)]
 
 
-def advance_city(city_dir: Path, days: int = 1, seed: int | None = None) -> dict:
-    """Simulate the next `days` days of a generated city; return its updated manifest with a summary of changes."""
+def advance_city(city_dir: Path, days: int = 1, seed: int | None = None, change_share: float | None = None) -> dict:
+    """Simulate the next `days` days of a generated city; return its updated manifest with a summary of changes.
+
+    Without `change_share` each day brings the same small handful of events whatever the city's size.
+    With it, the advance changes about that share of the source person records (0.01: 1%), spread over
+    the kinds of change departments really produce (see `simulators.change_set`).
+    """
+    from simulators.change_set import ChangeSet, check_share
+
+    if change_share is not None:
+        check_share(change_share)  # before the slow load of a large city
     state = CityState(city_dir)
     base_seed = state.manifest["seed"] if seed is None else seed
+    changes = ChangeSet(state) if change_share is not None else None
+    target = changes.target(change_share, days) if changes else 0
     for _ in range(days):
         state.today += timedelta(days=1)
         state.world.today = state.today
         day_number = state.manifest["days_advanced"] + 1
         state.manifest["days_advanced"] = day_number
+        if changes:
+            # a stream of its own, so a change-set day never replays the fixed-events day of the same number
+            changes.run_day(random.Random(f"{base_seed}:changes:{day_number}"), target)
+            continue
         rng = random.Random(f"{base_seed}:advance:{day_number}")
         ctx = context(state, rng)
         change_phones(state, ctx)
@@ -346,7 +392,8 @@ def advance_city(city_dir: Path, days: int = 1, seed: int | None = None) -> dict
     state.save()
     manifest = refreshed_manifest(state)
     write_manifest(state.city_dir, manifest)
-    return {**manifest, "last_advance": {"days": days, **state.summary}}
+    summary = changes.summary(change_share, days) if changes else state.summary
+    return {**manifest, "last_advance": {"days": days, **summary}}
 
 
 def refreshed_manifest(state: CityState) -> dict:
@@ -371,7 +418,9 @@ def refreshed_manifest(state: CityState) -> dict:
     truth["persons"] = len(state.world.persons)
     truth["records"] += len(state.truth.records)
     truth["facts"] += len(state.truth.facts)
-    truth["noise"] += len(state.truth.noise.rows)
+    truth["noise"] = state.noise_total if state.noise_total is not None else truth["noise"] + len(state.truth.noise.rows)
     manifest["truth"] = truth
+    manifest["cases"] = {name: manifest["cases"].get(name, 0) + state.cases_added.get(name, 0)
+                         for name in {**manifest["cases"], **state.cases_added}}
     manifest["housing_files"] = {**manifest["housing_files"], **state.new_files}
     return manifest

@@ -102,11 +102,14 @@ def load_public_security(city_dir: Path, url: str, schema: str | None = None) ->
     return url
 
 
-def advance_city(city_dir: Path, days: int = 1, seed: int | None = None) -> dict:
-    """Simulate the next `days` days (new and updated records with later update times); return the manifest."""
+def advance_city(city_dir: Path, days: int = 1, seed: int | None = None, change_share: float | None = None) -> dict:
+    """Simulate the next `days` days (new and updated records with later update times); return the manifest.
+
+    `change_share` (e.g. 0.01) changes about that share of the source records instead of a fixed few per day.
+    """
     from simulators.advance import advance_city as advance
 
-    return advance(city_dir, days, seed)
+    return advance(city_dir, days, seed, change_share)
 
 
 def url_for_schema(url: str, schema: str | None) -> str:

@@ -237,16 +237,20 @@ def snapshot(city: Path) -> dict[tuple[str, str], dict[str, str]]:
     return state
 
 
-def test_incremental_batches_after_the_city_advances(fresh_city, lake, state_dir, monkeypatch):
+def extract_around_an_advance(city: Path, lake, state_dir: Path, monkeypatch, **advance) -> tuple[dict, dict, int, list[str]]:
+    """Extract every source, advance the city, extract again; check the second batch landed exactly what changed.
+
+    Returns the advance's manifest, the second batch per source, the changed SQL and REST records and the new drop files.
+    """
     names = ("public_security", "civil_affairs", "health", "housing")
-    with CitySystems(fresh_city) as systems:
+    with CitySystems(city) as systems:
         for name, value in systems.env.items():
             monkeypatch.setenv(name, value)
         first = {name: extract_source(source(name), lake, state_dir, "day1") for name in names}
-        before = snapshot(fresh_city)
-        files_before = {p.name for p in (fresh_city / "housing_drop").iterdir()}
-        advance_city(fresh_city, days=1)
-        after = snapshot(fresh_city)
+        before = snapshot(city)
+        files_before = {p.name for p in (city / "housing_drop").iterdir()}
+        manifest = advance_city(city, **advance)
+        after = snapshot(city)
         second = {name: extract_source(source(name), lake, state_dir, "day2") for name in names}
 
     changed_somewhere = 0
@@ -257,8 +261,25 @@ def test_incremental_batches_after_the_city_advances(fresh_city, lake, state_dir
         assert landed == changed, f"{name}.{stream}: landed {sorted(landed - changed)} unchanged, missed {sorted(changed - landed)}"
         assert second[name].streams[stream].bookmark_before == bookmark
         changed_somewhere += len(changed)
-    assert changed_somewhere >= 5  # births, deaths, phone changes, enrolments
 
-    new_files = sorted({p.name for p in (fresh_city / "housing_drop").iterdir()} - files_before)
+    new_files = sorted({p.name for p in (city / "housing_drop").iterdir()} - files_before)
     assert sorted(second["housing"].streams["property"].files + second["housing"].streams["rental"].files) == new_files
+    return manifest, second, changed_somewhere, new_files
+
+
+def test_incremental_batches_after_the_city_advances(fresh_city, lake, state_dir, monkeypatch):
+    _, second, changed_somewhere, _ = extract_around_an_advance(fresh_city, lake, state_dir, monkeypatch, days=1)
+    assert changed_somewhere >= 5  # births, deaths, phone changes, enrolments
     assert second["housing"].total_rows >= 2  # today's property registration, a re-measured one, a rental filing
+
+
+def test_incremental_batch_after_a_change_set_lands_exactly_the_changed_records(fresh_city, lake, state_dir, monkeypatch):
+    manifest, second, _, new_files = extract_around_an_advance(fresh_city, lake, state_dir, monkeypatch, change_share=0.05)
+    summary = manifest["last_advance"]
+    assert new_files == ["property_20260701.csv", "rental_20260701.xlsx"]
+    person_streams = [(name, stream) for name, result in second.items() for stream in result.streams
+                      if stream not in ("hukou_events", "certificates")]
+    landed = {f"{name}:{stream}:{key}" for name, stream in person_streams for key in landed_ids(second[name], stream)}
+    assert len(landed) == summary["records_changed"]  # the change set, no more and no less, is the next batch
+    assert len(landed_ids(second["public_security"], "hukou_events")) == summary["hukou_events"]
+    assert len(landed_ids(second["health"], "certificates")) == summary["certificates"]
