@@ -90,6 +90,8 @@ def print_run_summary(settings: Settings, report: dict) -> None:
     for name, source in report["sources"].items():
         if source["status"] != "ok":
             console.print(f"[red]source {name} failed:[/red] {source['error']}")
+        for warning in (source.get("raw_validation") or {}).get("warning", []):
+            console.print(f"[yellow]raw batch of {name}, warning:[/yellow] {warning}")
     resolve = report.get("resolve", {})
     by_rule = resolve.get("xref_by_rule", {})
     published = report.get("publish", {}).get("rows", {})

@@ -11,6 +11,7 @@ class Lake:
     """Paths of the lake under a cityhub home folder.
 
     raw/<source>/<stream>/batch_id=<batch>/     exactly what the source returned (Parquet)
+    rejected/raw/<source>/<stream>/batch_id=<batch>/   raw batches that failed raw validation, kept as landed
     standardised/<run>/persons|facts/<source>/<stream>/   canonical records and department facts
     quarantine/<run>/                           rows kept out, with rule and reason
     resolved/<run>/resident|resident_xref|resident_lineage/
@@ -28,6 +29,10 @@ class Lake:
 
     def raw_batch(self, source: str, stream: str, batch_id: str) -> Path:
         return self.raw_stream(source, stream) / f"batch_id={batch_id}"
+
+    def rejected_raw_batch(self, source: str, stream: str, batch_id: str) -> Path:
+        # Outside raw/ so that no reader of raw/<source>/<stream> can pick a rejected batch up.
+        return self.root / "rejected" / "raw" / source / stream / f"batch_id={batch_id}"
 
     def standardised(self, run_id: str) -> Path:
         return self.root / "standardised" / run_id

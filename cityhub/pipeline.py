@@ -51,6 +51,48 @@ def extract_step(ctx: RunContext, source: str, batch_id: str | None = None, prog
     return as_plain(result)
 
 
+def validate_raw_step(ctx: RunContext, source: str, extracted: dict, progress: Progress = _noop) -> dict:
+    """Validate the raw batch a source has just landed (`extracted`: what `extract_step` returned) with its GX suite.
+
+    A critical failure withdraws the batch, as if the source had been down: it moves to the lake's
+    rejected area, the bookmarks go back to where it started (the next batch reads its records
+    again), and RawBatchRejected names the stream and rule.
+    """
+    from connectors.extract import withdraw_batch
+
+    from .quality.raw import RawBatchRejected, validate_raw_batch
+
+    definition, batch = ctx.source(source), extracted["batch_id"]
+    reported = {stream: entry.get("rows", 0) for stream, entry in (extracted.get("streams") or {}).items()}
+    progress(f"validating the raw batch of {source}")
+    validation = validate_raw_batch(ctx.lake, definition, batch, reported, ctx.run_dir)
+    for failure in validation.failures("warning"):
+        log.warning("raw batch %s of %s: %s", batch, source, failure)
+    if validation.blocking:
+        moved = withdraw_batch(definition, ctx.lake, ctx.state_dir, batch)
+        kept = f" (kept in {next(iter(moved.values())).parent.parent})" if moved else ""
+        message = f"{validation.message()}; batch withdrawn{kept} and bookmarks put back, so the next batch reads these records again"
+        log.error(message)
+        raise RawBatchRejected(message)
+    return validation.summary()
+
+
+def land_source(ctx: RunContext, source: str, progress: Progress = _noop) -> dict:
+    """Extract one source and validate what it landed: its run-report entry, `failed` (with the error)
+    when the source was down or its batch broke a critical raw rule."""
+    from connectors.errors import SourceUnavailableError
+
+    from .quality.raw import RawBatchRejected
+
+    try:
+        extracted = extract_step(ctx, source, progress=progress)
+        return {"status": "ok", **extracted, "raw_validation": validate_raw_step(ctx, source, extracted, progress)}
+    except (SourceUnavailableError, RawBatchRejected) as exc:
+        log.error("source %s failed: %s", source, exc)
+        progress(f"[red]source {source} failed[/red]: {exc}")
+        return {"status": "failed", "error": str(exc)}
+
+
 def standardise_step(ctx: RunContext, progress: Progress = _noop) -> dict:
     """Standardise every source's current records into canonical persons, facts and quarantine."""
     from transforms.spark import get_spark
@@ -77,19 +119,26 @@ def resolve_step(ctx: RunContext, progress: Progress = _noop, incremental: bool 
 
 
 def publish_step(ctx: RunContext, progress: Progress = _noop) -> dict:
-    """Publish the run's resolved tables to the shared layer in one transaction, leaving out what the quality gate held."""
+    """Publish the run's resolved tables to the shared layer in one transaction, leaving out what the quality gate held;
+    the gate's outcomes go to `gate_outcome` with the publish, or on their own when the gate held everything."""
     from .publish import publish_run
-    from .quality.gates import publishable_facts, read_gate
+    from .quality.gate_history import gate_outcome_rows, record_gate_outcomes, replace_gate_outcomes
+    from .quality.gates import RESOLVED, publishable_facts, read_gate, read_outcomes
     from .sharedlayer import upgrade
 
+    url = ctx.settings.shared_layer_url
     gate = read_gate(ctx.run_dir)
+    gate_rows = gate_outcome_rows(ctx.run_id, read_outcomes(ctx.run_dir, RESOLVED), gate.held) if gate is not None else None
     fact_sources = publishable_facts({d.name: d.fact_names() for d in ctx.sources or []}, gate)
+    upgrade(url)
     if fact_sources is None:
         progress(f"[red]not publishing[/red]: {gate.message()}")
-        return {"skipped": True, "held": gate.held}
+        record_gate_outcomes(url, ctx.run_id, gate_rows)  # the auditor must see why nothing was published
+        return {"skipped": True, "held": gate.held, "gate_outcomes": len(gate_rows)}
     progress("publishing to the shared layer")
-    upgrade(ctx.settings.shared_layer_url)
-    return as_plain(publish_run(ctx.settings.shared_layer_url, ctx.lake, ctx.run_id, fact_sources))
+    record = (lambda connection: replace_gate_outcomes(connection, ctx.run_id, gate_rows)) if gate_rows is not None else None
+    result = as_plain(publish_run(url, ctx.lake, ctx.run_id, fact_sources, before_commit=record))
+    return {**result, "gate_outcomes": len(gate_rows or [])}
 
 
 def validate_standardised_step(ctx: RunContext, progress: Progress = _noop) -> dict:
@@ -165,14 +214,13 @@ def write_report(ctx: RunContext, report: dict) -> None:
 
 
 def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress: Progress = _noop, incremental: bool = False) -> dict:
-    """Extract the chosen sources (all by default), then standardise, resolve and publish.
+    """Extract and validate the chosen sources (all by default), then standardise, resolve and publish.
 
-    A source that is down fails on its own: the others still land and the run publishes from what
-    the lake holds (the failed source's earlier batches included). A failing later step stops the
-    run before publishing, so the shared layer keeps its previous version.
+    A source that is down, or whose new batch breaks a critical raw rule, fails on its own: the
+    others still land and the run publishes from what the lake holds (the failed source's earlier
+    batches included). A failing later step stops the run before publishing, so the shared layer
+    keeps its previous version.
     """
-    from connectors.errors import SourceUnavailableError
-
     from .sharedlayer import record_run_end, record_run_start, upgrade
 
     url = ctx.settings.shared_layer_url
@@ -181,12 +229,7 @@ def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress
     record_run_start(url, ctx.run_id)
     try:
         for name in sources or [d.name for d in ctx.sources or []]:
-            try:
-                report["sources"][name] = {"status": "ok", **extract_step(ctx, name, progress=progress)}
-            except SourceUnavailableError as exc:
-                log.error("source %s failed: %s", name, exc)
-                progress(f"[red]source {name} failed[/red]: {exc}")
-                report["sources"][name] = {"status": "failed", "error": str(exc)}
+            report["sources"][name] = land_source(ctx, name, progress)
         report.update(standardise_and_reconcile(ctx, progress))
         report["validation"] = validate_standardised_step(ctx, progress)
         report["resolve"] = resolve_step(ctx, progress, incremental=incremental)

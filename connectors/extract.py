@@ -8,10 +8,15 @@ Order of work, so that a failure anywhere leaves nothing half done:
    `batch_id=<batch>` (replacing an earlier run of the same batch);
 3. then the new bookmarks are written to the state file, atomically.
 If the source fails in step 1 the staging folders are removed and the state file is not touched.
+
+`withdraw_batch` undoes a landed batch that failed raw validation: as after an outage, the batch is
+not where readers look and the bookmarks are where they were, so the next batch reads it again.
 """
 
 from __future__ import annotations
 
+import logging
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,8 +30,9 @@ from connectors.landing import RawBatchWriter, StagedBatch, prepare, to_text
 from connectors.state import MAX_BOUNDARY, BatchRecord, Bookmark, Boundary, SourceState
 
 Progress = Callable[[str, int], None]
+log = logging.getLogger(__name__)
 
-__all__ = ["ExtractResult", "StreamResult", "check_source", "client_for", "extract_source", "SourceUnavailableError"]
+__all__ = ["ExtractResult", "StreamResult", "check_source", "client_for", "extract_source", "withdraw_batch", "SourceUnavailableError"]
 
 
 @dataclass
@@ -131,6 +137,30 @@ def extract_source(definition: SourceDefinition, lake: Lake, state_dir: Path, ba
         streams[name] = StreamResult(record.rows, path, record.bookmark_from, record.bookmark_to, list(record.files), record.skipped)
     state.commit()
     return ExtractResult(definition.name, batch_id, streams, sum(result.rows for result in streams.values()))
+
+
+def withdraw_batch(definition: SourceDefinition, lake: Lake, state_dir: Path, batch_id: str) -> dict[str, Path]:
+    """Move every stream's batch `batch_id` to the lake's rejected area and put the bookmarks back where it started.
+
+    Idempotent, so a retry after a crash half-way finishes the job. Folders move first: a crash
+    before the state commit then leaves the bad batch out of sight (its records are read again once
+    the withdrawal is repeated), never a bad batch in sight. Returns where each stream's batch went.
+    """
+    state = SourceState(state_dir, definition.name)
+    moved: dict[str, Path] = {}
+    for stream in definition.streams:
+        landed = lake.raw_batch(definition.name, stream.name, batch_id)
+        rejected = lake.rejected_raw_batch(definition.name, stream.name, batch_id)
+        if landed.exists():
+            shutil.rmtree(rejected, ignore_errors=True)  # an earlier rejection of the same batch id
+            rejected.parent.mkdir(parents=True, exist_ok=True)
+            landed.rename(rejected)
+        if rejected.exists():
+            moved[stream.name] = rejected
+        if not state.withdraw(stream.name, batch_id) and state.batch(stream.name, batch_id) is not None:
+            log.warning("%s.%s: batch %s is not the latest, so its bookmark stays; its records are not read again", definition.name, stream.name, batch_id)
+    state.commit()
+    return moved
 
 
 def _extract_stream(client: SourceClient, stream: Stream, start: tuple[Bookmark, Boundary], lake: Lake, batch_id: str, extracted_at: str, progress: Progress | None) -> tuple[StagedBatch, BatchRecord]:

@@ -123,6 +123,22 @@ class SourceState:
         entry["bookmark"] = batch.bookmark_to
         entry["boundary"] = batch.boundary_to
 
+    def withdraw(self, stream: str, batch_id: str) -> bool:
+        """Forget the stream's latest batch (in memory; `commit()` writes it): its bookmark and boundary go
+        back to where that batch started, so the next batch reads the same records again.
+
+        False, and nothing changed, when `batch_id` is not the stream's latest batch: a later batch
+        started from its end, and moving the bookmark back would land that later batch's records twice.
+        """
+        entry = self._data["streams"].get(stream)
+        batches = (entry or {}).get("batches", {})
+        if not batches or next(reversed(batches)) != batch_id:
+            return False
+        batch = BatchRecord.from_json(batches.pop(batch_id))
+        entry["bookmark"] = batch.bookmark_from
+        entry["boundary"] = batch.boundary_from
+        return True
+
     def commit(self) -> None:
         """Write the state atomically: a crash leaves the old file or the new one, never half of one."""
         self._data["updated_at"] = datetime.now(timezone.utc).isoformat()

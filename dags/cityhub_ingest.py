@@ -1,6 +1,6 @@
-"""One ingest DAG per department source: land new records in the raw layer, then update its Asset.
+"""One ingest DAG per department source: land new records in the raw layer, validate them, then update its Asset.
 
-Wiring only: the work is `cityhub.pipeline.extract_step`, the same function `cityhub run` calls.
+Wiring only: the work is `cityhub.pipeline.extract_step` and `validate_raw_step`, the functions `cityhub run` calls.
 """
 
 from __future__ import annotations
@@ -17,8 +17,13 @@ DOC = """
 
 Extracts new and changed records of the **{source}** department system since its bookmark and lands
 them as one raw Parquet batch (batch id = this run's id, so a retry of the same run is idempotent).
-On success the `{uri}` Asset is updated, which schedules `cityhub_resolve_publish`.
-A source that stays down after the connector's own retries fails this DAG run only.
+`validate_raw` then checks that batch with the `raw_{source}` Great Expectations suite (provenance on
+every row, each record once, primary key present, as many rows as extract reported; Data Docs and
+`quality/outcomes.json` in this run's folder). Only a batch that passes updates the `{uri}` Asset,
+which schedules `cityhub_resolve_publish`.
+A source that stays down after the connector's own retries fails this DAG run only. A batch that
+breaks a critical raw rule fails `validate_raw` without retries, naming the stream and rule in its log;
+the batch is withdrawn and the bookmarks put back, so the next run reads those records again.
 """
 
 
@@ -37,7 +42,7 @@ def build_ingest_dag(source: str):
         max_active_runs=1,
     )
     def ingest():
-        @task(outlets=[asset])
+        @task
         def extract(**context) -> dict:
             from cityhub.config import load_settings
             from cityhub.context import RunContext
@@ -46,9 +51,28 @@ def build_ingest_dag(source: str):
 
             run_id = run_id_from_airflow(context["run_id"])
             result = extract_step(RunContext(load_settings(), run_id=run_id), source, batch_id=run_id)
-            return {"source": source, "batch_id": run_id, "rows": result.get("total_rows")}
+            streams = {name: {"rows": entry.get("rows", 0)} for name, entry in (result.get("streams") or {}).items()}
+            return {"source": source, "batch_id": run_id, "rows": result.get("total_rows"), "streams": streams}
 
-        extract()
+        # The Asset is updated here, not by extract: resolve_publish must only hear of a batch that passed.
+        @task(outlets=[asset])
+        def validate_raw(extracted: dict, **context) -> dict:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            from cityhub.config import load_settings
+            from cityhub.context import RunContext
+            from cityhub.orchestration import run_id_from_airflow
+            from cityhub.pipeline import validate_raw_step
+            from cityhub.quality.raw import RawBatchRejected
+
+            ctx = RunContext(load_settings(), run_id=run_id_from_airflow(context["run_id"]))
+            try:
+                return validate_raw_step(ctx, source, extracted)
+            except RawBatchRejected as exc:
+                # A retry cannot mend the data, and the batch is already withdrawn: fail for good, rule in the log.
+                raise AirflowFailException(str(exc)) from exc
+
+        validate_raw(extract())
 
     return ingest()
 

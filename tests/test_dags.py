@@ -27,6 +27,8 @@ PARSE_WITHOUT_NETWORK = textwrap.dedent(
         "dags": {dag_id: {
             "tags": sorted(dag.tags), "catchup": dag.catchup, "doc": bool(dag.doc_md),
             "retries": {t.task_id: t.retries for t in dag.tasks},
+            "outlets": {t.task_id: [getattr(o, "uri", str(o)) for o in t.outlets] for t in dag.tasks},
+            "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
             "schedule": type(dag.timetable).__name__,
         } for dag_id, dag in bag.dags.items()},
     }))
@@ -53,6 +55,11 @@ def test_dags_import_without_errors_network_or_secrets():
         assert dag["doc"], dag_id
         assert all(retries >= 1 for retries in dag["retries"].values()), (dag_id, dag["retries"])
     assert "Asset" in parsed["dags"]["cityhub_resolve_publish"]["schedule"]
+    for source in sources:
+        ingest = parsed["dags"][f"cityhub_ingest_{source}"]
+        # Only a batch that passed raw validation may schedule resolve_publish.
+        assert ingest["outlets"] == {"extract": [], "validate_raw": [f"cityhub://raw/{source}"]}, source
+        assert ingest["upstream"] == {"extract": [], "validate_raw": ["extract"]}, source
 
 
 def test_dag_files_hold_no_business_logic():

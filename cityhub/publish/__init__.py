@@ -10,7 +10,9 @@ any failure rolls everything back, fact table DDL included):
 4. bulk-load `resident`, `resident_xref`, `resident_lineage`, `review_queue`, `fact_<source>` and
    `quarantine` from the run's Parquet, in record batches (COPY on PostgreSQL, executemany on SQLite),
 5. replace this run's rows of the append-only `resident_id_history` (other runs' rows stay),
-6. add one `dataset_version` row per dataset.
+6. add one `dataset_version` row per dataset,
+7. run the caller's `before_commit` on the same connection (the pipeline replaces the run's
+   `gate_outcome` rows there, so the gate's record commits with what it let through).
 
 On PostgreSQL, widening a fact table (ALTER TABLE) locks that one table until commit, so its readers
 wait for the publish instead of reading the old version; all other tables stay readable throughout.
@@ -89,8 +91,9 @@ def publish_run(
     *,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     progress: Progress | None = None,
+    before_commit: Callable[[sa.Connection], object] | None = None,
 ) -> PublishResult:
-    """Publish run `run_id` from the lake into the shared layer at `url`, atomically."""
+    """Publish run `run_id` from the lake into the shared layer at `url`, atomically (with `before_commit`'s writes)."""
     started = time.monotonic()
     datasets = _plan(lake, run_id, fact_sources)
     upgrade(url)
@@ -98,6 +101,8 @@ def publish_run(
     try:
         with writer_connection(engine) as connection, connection.begin():
             result = _publish(connection, lake, run_id, datasets, batch_rows, progress)
+            if before_commit is not None:
+                before_commit(connection)
     finally:
         engine.dispose()
     return replace(result, seconds=round(time.monotonic() - started, 3))

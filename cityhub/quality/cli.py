@@ -111,8 +111,28 @@ def print_scorecard(console, result) -> None:
         for o in v.dataset_failures:
             console.print(f"[red]dataset gate failed[/red]: {o.get('dataset')} {o.get('expectation')} ({o.get('target')}, "
                           f"{o.get('severity')}) {o.get('unexpected_count') or 0} failing")
+    for line in gate_lines(result.gates):
+        console.print(line)
     for note in result.notes:
         console.print(f"[dim]note: {note}[/dim]")
+
+
+def gate_lines(gates) -> list[str]:
+    """The run's dataset gate from the shared layer: how many datasets passed, then each held or failing one with its history."""
+    if not gates:
+        return []
+    held = [gate.dataset for gate in gates if gate.held]
+    lines = [f"dataset gate: {len(gates) - len(held)} of {len(gates)} datasets passed" + (f"; held: {', '.join(held)}" if held else "")]
+    for gate in gates:
+        if not gate.failed:
+            continue
+        rules = "; ".join(f"{o.rule} ({o.severity}) {o.unexpected_count if o.unexpected_count is not None else '?'} failing" for o in gate.failed)
+        if gate.held:
+            since = f"held {gate.held_runs} run(s) in a row, last passed in run {gate.last_passed}" if gate.last_passed else f"held {gate.held_runs} run(s) in a row, never passed"
+            lines.append(f"[red]  {gate.dataset} held[/red]: {rules} — {since}")
+        else:
+            lines.append(f"[yellow]  {gate.dataset} passed with warnings[/yellow]: {rules}")
+    return lines
 
 
 @quality_app.command("docs")

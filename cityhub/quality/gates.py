@@ -1,5 +1,6 @@
 """Quality gates of a run: the standardised layer per department, the resolved datasets before publishing,
-the published tables after it; every outcome written to `<run_dir>/quality/outcomes.json`.
+the published tables after it; every outcome written to `<run_dir>/quality/outcomes.json`
+(the raw layer, validated after each source's extract, is `cityhub.quality.raw`).
 
 - Standardised: each department's accepted *and* quarantined person records are validated with its own
   suite (`standardised_<source>.json`, which includes the common person rules). An expectation with a
@@ -31,6 +32,7 @@ from .rules import QUALITY_FLAG_PREFIX, ROW_RULES
 from .run import ExpectationOutcome, QualityResult, validate_published, validate_spark_frame
 from .suites import CRITICAL, FACT_SUITE, PUBLISHED_DATASETS, standardised_suite, suite_expectations
 
+RAW = "raw"
 STANDARDISED = "standardised"
 RESOLVED = "resolved"
 PUBLISHED = "published"
@@ -64,12 +66,20 @@ def outcome_records(result: QualityResult, layer: str, dataset: str, source: str
             for o in result.outcomes]
 
 
-def write_outcomes(run_dir: Path, layer: str, records: list[dict]) -> Path:
-    """Replace one layer's rows in `<run_dir>/quality/outcomes.json` (other layers' rows kept)."""
+def read_outcomes(run_dir: Path, layer: str | None = None) -> list[dict]:
+    """The rows of `<run_dir>/quality/outcomes.json` (of one layer if given); none when the run wrote none."""
+    path = quality_dir(run_dir) / OUTCOMES_FILE
+    rows = json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    return [row for row in rows if layer is None or row.get("layer") == layer]
+
+
+def write_outcomes(run_dir: Path, layer: str, records: list[dict], source: str | None = None) -> Path:
+    """Replace one layer's rows in `<run_dir>/quality/outcomes.json` (other layers' rows kept); with `source`,
+    only that source's rows of the layer (the raw layer is validated one source at a time)."""
     path = quality_dir(run_dir) / OUTCOMES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    kept = [row for row in json.loads(path.read_text(encoding="utf-8"))] if path.exists() else []
-    kept = [row for row in kept if row.get("layer") != layer]
+    kept = [row for row in read_outcomes(run_dir)
+            if row.get("layer") != layer or (source is not None and row.get("source") != source)]
     path.write_text(json.dumps(kept + records, ensure_ascii=False, indent=1), encoding="utf-8")
     return path
 

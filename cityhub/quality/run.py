@@ -1,13 +1,15 @@
 """Run the quality suites on a layer: a GX file context under the run's report folder, Data Docs built there.
 
 `validate_standardised` checks the canonical persons of a run on Spark; `validate_published` checks the
-shared layer's tables over SQL (SQLite or PostgreSQL). Both return a `QualityResult`: one outcome per
+shared layer's tables over SQL (SQLite or PostgreSQL); `validate_pandas_frames` checks frames without
+Spark (the raw batches an ingest task has just landed). Each returns `QualityResult`s: one outcome per
 expectation with its severity and unexpected count, and `blocking` when any critical rule failed.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from cityhub.lake import Lake  # noqa: E402
 from .suites import CRITICAL, PUBLISHED_DATASETS, STANDARDISED_PERSONS, load_suite  # noqa: E402
 
 DATA_DOCS_INDEX = Path("gx") / "uncommitted" / "data_docs" / "local_site" / "index.html"
+RESULT_FORMAT = {"result_format": "SUMMARY"}
 
 
 @dataclass(frozen=True)
@@ -98,12 +101,32 @@ def validate_persons_frame(frame, report_dir: Path, run_id: str = "adhoc", suite
 def validate_spark_frame(frame, report_dir: Path, layer: str, suite: gx.ExpectationSuite, checkpoint: str) -> QualityResult:
     """Validate one Spark DataFrame with `suite` (an asset of the `layer` Spark source), Data Docs updated."""
     context = quality_context(report_dir)
-    source = context.data_sources.add_or_update_spark(name=layer)
+    definition = _frame_definition(context, context.data_sources.add_or_update_spark(name=layer), suite)
+    return _run_checkpoint(context, checkpoint, [definition], {"dataframe": frame}, Path(report_dir))
+
+
+def validate_pandas_frames(frames: Mapping[str, tuple], report_dir: Path, layer: str) -> dict[str, QualityResult]:
+    """Validate pandas DataFrames, `{name: (frame, suite)}`, each with its own suite (assets of the `layer`
+    pandas source); Data Docs are built once, after all of them."""
+    # A checkpoint hands one batch to all its definitions, and each frame here is its own batch:
+    # the definitions run one by one (GX stores each result) and the docs are built at the end.
+    context = quality_context(report_dir)
+    source = context.data_sources.add_or_update_pandas(name=layer)
+    outcomes = {}
+    for name, (frame, suite) in frames.items():
+        result = _frame_definition(context, source, suite).run(batch_parameters={"dataframe": frame}, result_format=RESULT_FORMAT)
+        outcomes[name] = tuple(_outcome(result.suite_name, expectation_result) for expectation_result in result.results)
+    context.build_data_docs()
+    index = Path(report_dir) / DATA_DOCS_INDEX
+    return {name: QualityResult(outcomes=found, data_docs=index if index.exists() else None) for name, found in outcomes.items()}
+
+
+def _frame_definition(context, source, suite: gx.ExpectationSuite) -> gx.ValidationDefinition:
+    """The validation definition of `suite` on a whole-DataFrame asset of `source` named like the suite."""
     asset = next((a for a in source.assets if a.name == suite.name), None) or source.add_dataframe_asset(name=suite.name)
     batch = next((b for b in asset.batch_definitions if b.name == "run"), None) or asset.add_batch_definition_whole_dataframe(name="run")
     suite = context.suites.add_or_update(suite)
-    definition = context.validation_definitions.add_or_update(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
-    return _run_checkpoint(context, checkpoint, [definition], {"dataframe": frame}, Path(report_dir))
+    return context.validation_definitions.add_or_update(gx.ValidationDefinition(name=suite.name, data=batch, suite=suite))
 
 
 def validate_published(url: str, report_dir: Path, suites: dict[str, gx.ExpectationSuite] | None = None) -> QualityResult:
@@ -141,7 +164,7 @@ def _run_checkpoint(context, name: str, definitions: list, batch_parameters: dic
             name=name,
             validation_definitions=definitions,
             actions=[UpdateDataDocsAction(name="data_docs")],
-            result_format={"result_format": "SUMMARY"},
+            result_format=RESULT_FORMAT,
         )
     )
     result = checkpoint.run(batch_parameters=batch_parameters)

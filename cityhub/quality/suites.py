@@ -16,6 +16,7 @@ WARNING = "warning"
 SEVERITIES = (CRITICAL, WARNING)
 
 STANDARDISED_PERSONS = "standardised_persons"
+RAW_BATCH = "raw_batch"  # the provenance rules every landed batch must keep, whatever its source
 PUBLISHED_DATASETS = ("resident", "resident_xref", "resident_lineage")
 FACT_SUITE = "fact"  # one suite for every fact_<source> table
 
@@ -32,10 +33,14 @@ def suite_path(name: str, suites_dir: Path = SUITES_DIR) -> Path:
 def load_suite(name: str, suites_dir: Path = SUITES_DIR) -> gx.ExpectationSuite:
     """The suite `name` from its JSON file, every expectation checked to exist and carry a severity."""
     document = json.loads(suite_path(name, suites_dir).read_text(encoding="utf-8"))
-    configured = suite_expectations(name, suites_dir)
+    return build_suite(document.get("name", name), suite_expectations(name, suites_dir), document.get("meta"))
+
+
+def build_suite(name: str, configured: list[dict], meta: dict | None = None) -> gx.ExpectationSuite:
+    """A GX suite of expectation configurations, every one checked to carry a severity and to build."""
     for position, expectation in enumerate(configured):
         _check_severity(name, position, expectation.get("meta") or {})
-    suite = gx.ExpectationSuite(name=document.get("name", name), expectations=configured, meta=document.get("meta"))
+    suite = gx.ExpectationSuite(name=name, expectations=configured, meta=meta)
     # GX logs and drops an expectation it cannot build; a quality gate must not lose a rule silently.
     if len(suite.expectations) != len(configured):
         raise SuiteError(f"suite {name}: {len(configured) - len(suite.expectations)} expectation(s) could not be built")
@@ -53,6 +58,12 @@ def standardised_suite(source: str, suites_dir: Path = SUITES_DIR) -> str:
     """The standardised-layer suite of a department: its own file, or the common person rules."""
     own = f"standardised_{source}"
     return own if suite_path(own, suites_dir).exists() else STANDARDISED_PERSONS
+
+
+def raw_suite(source: str, suites_dir: Path = SUITES_DIR) -> str:
+    """The raw-layer suite of a department: its own file, or the common landed-batch rules."""
+    own = f"raw_{source}"
+    return own if suite_path(own, suites_dir).exists() else RAW_BATCH
 
 
 def severity_of(expectation: Expectation) -> str:

@@ -1,7 +1,8 @@
 """The provider scorecard report: one run's scores, the trend over runs, worst rules, anomalies, as HTML.
 
 `scorecard_step` is the pipeline's hook (compute from the lake, store the history, write the HTML);
-`build_report` reads a scored run back from the shared layer and `write_html` renders it to
+`build_report` reads a scored run back from the shared layer (its dataset gate too, from `gate_outcome`,
+so the report needs no run folder for it) and `write_html` renders it to
 `<run_dir>/quality/scorecard.html`. Example values are masked before they are stored, so neither
 the shared layer's history nor the HTML holds an ID number, phone or name in clear.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from cityhub.quality.gate_history import DatasetGate, dataset_gates, load_gate_outcomes
 from cityhub.quality.history import (Anomaly, ScoreRow, detect_anomalies, detect_rule_spikes, load_history, load_scorecard,
                                      save_scorecard)
 from cityhub.quality.scorecard import DIMENSIONS, Scorecard, ScoringRules, read_outcomes, scorecard_for_run
@@ -58,6 +60,7 @@ class ScorecardReport:
     data_docs: Path | None
     notes: list[str] = field(default_factory=list)
     validation: ValidationSummary | None = None
+    gates: list[DatasetGate] = field(default_factory=list)  # the dataset gate of this run, from the shared layer's gate_outcome
 
     def trend(self, source: str) -> dict[str, list[float | None]]:
         """Per dimension, the department's score on every run up to this one (None where not scored)."""
@@ -95,7 +98,8 @@ def build_report(url: str, run_id: str, run_dir: Path, scorecard: Scorecard | No
     if docs is None:
         notes.append("no Data Docs were built for this run")
     return ScorecardReport(run_id=run_id, scorecard=scorecard, runs=runs, history=history, anomalies=anomalies, data_docs=docs, notes=notes,
-                           validation=ValidationSummary.from_outcomes(outcomes) if outcomes is not None else None)
+                           validation=ValidationSummary.from_outcomes(outcomes) if outcomes is not None else None,
+                           gates=dataset_gates(load_gate_outcomes(url, run_id), run_id))
 
 
 def _environment() -> Environment:

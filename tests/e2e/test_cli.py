@@ -41,6 +41,7 @@ def test_demo_publishes_every_table_and_reconciles(demo_home):
     report = latest_report(demo_home)
     assert report["status"] == "success"
     assert report["reconciliation"] and all(row["ok"] for row in report["reconciliation"])
+    assert all(entry["raw_validation"]["success"] for entry in report["sources"].values()), "every new raw batch passed its suite"
     assert {row["source"] for row in report["reconciliation"]} == {"public_security", "civil_affairs", "housing", "health"}
     engine = sa.create_engine(f"sqlite:///{demo_home / 'shared.db'}")
     tables = set(sa.inspect(engine).get_table_names())
@@ -87,8 +88,15 @@ def test_demo_writes_the_scorecard_and_quality_report_reads_it(demo_home):
         clear_ids = [row[0] for row in connection.execute(sa.text("select id_number from resident where id_number is not null"))]
     assert runs >= 2
     assert not any(number in page for number in clear_ids), "example values must be masked"
+    with engine.connect() as connection:
+        gated = connection.execute(sa.text("select count(*), sum(case when held then 1 else 0 end) from gate_outcome where run_id = :run"),
+                                   {"run": report["run_id"]}).one()
+    assert gated[0] > 0 and gated[1] == 0, "the publish records every dataset-gate rule it passed"
+    first_run = sorted((demo_home / "runs").glob("*/quality/outcomes.json"))[0]  # it landed every source's first batch
+    assert {row["layer"] for row in json.loads(first_run.read_text(encoding="utf-8"))} >= {"raw", "standardised", "resolved", "published"}
     result = cityhub("quality", "report", home=demo_home)
     assert "provider scorecard" in result.stdout and "scorecard HTML:" in result.stdout
+    assert "dataset gate:" in result.stdout
 
 
 def test_status_shows_datasets_and_bookmarks(demo_home):

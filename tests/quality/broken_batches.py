@@ -61,6 +61,19 @@ def write_table(folder, table, rows: list[dict]) -> None:
 FACT_NAMES = {"health": ["certificate_no"], "housing": ["property_address"]}
 
 
+def fact_source_definitions() -> list:
+    """Source definitions declaring exactly the facts of FACT_NAMES, for publishing resolved runs written here."""
+    from pathlib import Path
+
+    from connectors.definition import parse_source_definition
+
+    return [parse_source_definition({
+        "name": source, "title": source, "provider_code": source[:2].upper(), "kind": "files", "connection": {"path": "/nonexistent"},
+        "streams": [{"name": "records", "pattern": "*.csv", "primary_key": "id", "person": {"name": "name"},
+                     "facts": {fact: fact for fact in facts}}],
+    }, Path(f"{source}.yaml")) for source, facts in FACT_NAMES.items()]
+
+
 def write_resolved_run(lake: Lake, run_id: str, *, dangling_health_fact: bool = False, duplicate_resident: bool = False) -> None:
     """A two-resident resolved run (and its standardised persons), optionally with a planted dataset-level error."""
     residents = [dict(resident_id="R1", id_number=MAN_1980, gender="M"), dict(resident_id="R2", id_number=WOMAN_1975, gender="F")]

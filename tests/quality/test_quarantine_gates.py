@@ -12,22 +12,21 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from broken_batches import FACT_NAMES, land_broken_city, land_fixed_cremation, write_resolved_run
-from cityhub.config import PACKAGE_SOURCES_DIR
+from broken_batches import FACT_NAMES, fact_source_definitions, land_broken_city, land_fixed_cremation, write_resolved_run
+from cityhub.config import PACKAGE_SOURCES_DIR, Settings
+from cityhub.context import RunContext
 from cityhub.lake import Lake
-from cityhub.publish import publish_run
+from cityhub.pipeline import publish_step
 from cityhub.quality.gates import (
     GATE_FILE,
     OUTCOMES_FILE,
     gate_resolved,
-    publishable_facts,
     quality_dir,
-    read_gate,
     validate_published_run,
     validate_standardised_sources,
 )
 from cityhub.quality.quarantine_history import CLOSED, OPEN, record_quarantine_history
-from cityhub.sharedlayer.schema import quarantine_entry
+from cityhub.sharedlayer.schema import gate_outcome, quarantine_entry
 from connectors.definition import load_source_definitions
 
 pytestmark = pytest.mark.spark
@@ -136,33 +135,66 @@ def _rows(url, table):
     return rows
 
 
-def _gate_and_publish(spark, lake, url, run_id, run_dir):
-    decision = gate_resolved(spark, lake, run_id, FACT_NAMES, run_dir)
-    facts = publishable_facts(FACT_NAMES, read_gate(run_dir))
-    published = publish_run(url, lake, run_id, facts) if facts is not None else None
-    return decision, published
+def _gate_outcomes(url, run_id):
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(gate_outcome).where(gate_outcome.c.run_id == run_id)).all()
+    engine.dispose()
+    return {(r.dataset, r.rule): r for r in rows}
+
+
+def _context(tmp_path, url, run_id):
+    return RunContext(Settings(home=tmp_path / "home", database_url=url), run_id=run_id, sources=fact_source_definitions())
+
+
+def _gate_and_publish(spark, ctx):
+    """The pipeline's gate and publish steps on a resolved run (the gate on Spark, the publish from its decision)."""
+    decision = gate_resolved(spark, ctx.lake, ctx.run_id, FACT_NAMES, ctx.run_dir)
+    return decision, publish_step(ctx)
 
 
 def test_a_failed_fact_gate_keeps_that_table_at_its_previous_version_and_publishes_the_rest(spark, shared_url, tmp_path):
-    lake = Lake.under(tmp_path / "home")
-    write_resolved_run(lake, "good")
-    write_resolved_run(lake, "broken", dangling_health_fact=True)
-    decision, _ = _gate_and_publish(spark, lake, shared_url, "good", tmp_path / "runs" / "good")
+    good, broken = _context(tmp_path, shared_url, "good"), _context(tmp_path, shared_url, "broken")
+    write_resolved_run(good.lake, "good")
+    write_resolved_run(broken.lake, "broken", dangling_health_fact=True)
+    decision, _ = _gate_and_publish(spark, good)
     assert decision.passed
-    decision, published = _gate_and_publish(spark, lake, shared_url, "broken", tmp_path / "runs" / "broken")
+    decision, published = _gate_and_publish(spark, broken)
     assert decision.held == ["fact_health"]
     assert "fact_points_to_resident" in decision.message() and "fact_health" in decision.message()
     assert _rows(shared_url, "fact_health") == [("R1", "health:certificates:good")]  # the previous version, still readable
     assert _rows(shared_url, "fact_housing") == [("R2", "housing:property:broken")]
-    checked = validate_published_run(shared_url, lake, "broken", published.rows, tmp_path / "runs" / "broken")
+    checked = validate_published_run(shared_url, broken.lake, "broken", published["rows"], broken.run_dir)
     assert checked.success, [(o.suite, o.expectation, o.error) for o in checked.failures()]
-    assert json.loads((tmp_path / "runs" / "broken" / "quality" / GATE_FILE).read_text())["held"] == ["fact_health"]
+    assert json.loads((broken.run_dir / "quality" / GATE_FILE).read_text())["held"] == ["fact_health"]
+
+    # Every rule of every dataset the gate checked is in gate_outcome, with the held dataset marked.
+    resolved = [o for o in json.loads((broken.run_dir / "quality" / OUTCOMES_FILE).read_text()) if o["layer"] == "resolved"]
+    stored = _gate_outcomes(shared_url, "broken")
+    assert published["gate_outcomes"] == len(stored) == len({(o["dataset"], o["rule"] or (o["expectation"], o["target"])) for o in resolved})
+    assert {dataset for dataset, _ in stored} == {"resident", "resident_xref", "resident_lineage", "fact_health", "fact_housing"}
+    failed = {key: (row.severity, row.unexpected_count, row.held) for key, row in stored.items() if not row.success}
+    assert failed == {("fact_health", "fact_points_to_resident"): ("critical", 1, True)}
+    assert {row.held for (dataset, _), row in stored.items() if dataset != "fact_health"} == {False}
+    assert stored[("resident_xref", "xref_rows_equal_standardised_persons")].success
+    assert all(row.success and not row.held for row in _gate_outcomes(shared_url, "good").values())
+
+    # Republishing the run replaces its rows: none doubled, none left over from before.
+    engine = sa.create_engine(shared_url)
+    with engine.begin() as connection:
+        connection.execute(gate_outcome.insert(), [dict(run_id="broken", dataset="fact_gone", rule="stale", severity="critical", success=False, held=True)])
+    engine.dispose()
+    assert publish_step(broken)["gate_outcomes"] == len(stored)
+    assert _gate_outcomes(shared_url, "broken").keys() == stored.keys()
 
 
-def test_a_failed_resident_gate_holds_the_whole_publish(spark, tmp_path):
-    lake = Lake.under(tmp_path / "home")
-    write_resolved_run(lake, "dup", duplicate_resident=True)
-    decision, published = _gate_and_publish(spark, lake, f"sqlite:///{tmp_path / 'gate.db'}", "dup", tmp_path / "runs" / "dup")
-    assert published is None and decision.holds_residents
+def test_a_failed_resident_gate_holds_the_whole_publish_and_says_why_in_gate_outcome(spark, tmp_path):
+    ctx = _context(tmp_path, f"sqlite:///{tmp_path / 'gate.db'}", "dup")
+    write_resolved_run(ctx.lake, "dup", duplicate_resident=True)
+    decision, published = _gate_and_publish(spark, ctx)
+    assert published["skipped"] and decision.holds_residents
     assert decision.failures["resident"][0].startswith("resident_id_unique")
     assert set(decision.held) == {"resident", "resident_xref", "resident_lineage", "fact_health", "fact_housing"}
+    stored = _gate_outcomes(ctx.settings.shared_layer_url, "dup")
+    assert published["gate_outcomes"] == len(stored) and all(row.held for row in stored.values())
+    assert (stored[("resident", "resident_id_unique")].success, stored[("resident", "resident_id_unique")].unexpected_count) == (False, 1)

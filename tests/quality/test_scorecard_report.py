@@ -8,6 +8,7 @@ import re
 import pytest
 from typer.testing import CliRunner
 
+from cityhub.quality.gate_history import gate_outcome_rows, record_gate_outcomes
 from cityhub.quality.history import ScoreRow, detect_anomalies, detect_rule_spikes, save_scorecard
 from cityhub.quality.scorecard import DIMENSIONS, DimensionScore, RuleFailure, Scorecard
 from cityhub.sharedlayer import upgrade
@@ -108,7 +109,27 @@ def home(tmp_path):
     docs.mkdir(parents=True)
     (docs / "index.html").write_text("<html>docs</html>", encoding="utf-8")
     (home / "runs" / RUNS[-1] / "quality" / "outcomes.json").write_text(json.dumps(OUTCOMES), encoding="utf-8")
+    for position, run in enumerate(RUNS[1:], start=1):
+        record_gate_outcomes(url, run, gate_outcome_rows(run, gate_checks(dangling=3 * (position - 1)), ["fact_health"] if position > 1 else []))
     return home
+
+
+def gate_checks(dangling: int) -> list[dict]:
+    """The resolved layer's outcomes of a run's gate: resident passes (one rule twice), fact_health has `dangling` rows."""
+    def check(dataset, rule, severity, unexpected, expectation="unexpected_rows_expectation", target=None):
+        return {"layer": "resolved", "dataset": dataset, "suite": dataset, "rule": rule, "expectation": expectation, "target": target or rule,
+                "severity": severity, "success": unexpected == 0, "unexpected_count": unexpected}
+    return [check("resident", None, "critical", 0, "expect_column_values_to_not_be_null", "resident_id"),
+            check("resident", "resident_id_unique", "critical", 0), check("resident", "resident_id_unique", "warning", 0),
+            check("fact_health", "fact_points_to_resident", "critical", dangling)]
+
+
+def test_gate_outcome_rows_key_each_rule_once_per_dataset():
+    rows = gate_outcome_rows("r1", gate_checks(dangling=2) + [dict(gate_checks(0)[1], success=False, unexpected_count=1)], ["fact_health"])
+    keyed = {(r["dataset"], r["rule"]): (r["severity"], r["success"], r["unexpected_count"], r["held"]) for r in rows}
+    assert keyed == {("resident", "expect_column_values_to_not_be_null(resident_id)"): ("critical", True, 0, False),
+                     ("resident", "resident_id_unique"): ("critical", False, 1, False),
+                     ("fact_health", "fact_points_to_resident"): ("critical", False, 2, True)}
 
 
 def invoke(*args: str):
@@ -136,12 +157,19 @@ def test_report_defaults_to_latest_run_and_writes_html(home):
     assert "1 of 3 expectations passed" in html and "expect_column_values_to_be_unique" in gates[:gates.index("</table>")]
     assert "dataset gate failed: resident expect_column_values_to_be_unique" in result.output
     assert "housing rule no_identity (critical) failed 30 times, up from 3" in result.output and "(rule_spike)" in html
+    # The dataset gate, read from gate_outcome: fact_health held on the last two runs, after passing on the one before.
+    assert "dataset gate: 1 of 2 datasets passed; held: fact_health" in result.output
+    assert f"fact_health held: fact_points_to_resident (critical) 6 failing — held 2 run(s) in a row, last passed in run {RUNS[1]}" in result.output
+    gate = html[html.index('<table id="dataset-gate">'):]
+    gate = gate[:gate.index("</table>")]
+    assert "fact_points_to_resident" in gate and ">held<" in gate and ">published<" in gate and RUNS[1] in gate
 
 
 def test_report_for_an_earlier_run_and_unknown_run(home):
     result = invoke("quality", "report", "--home", str(home), "--run", RUNS[1])
     assert result.exit_code == 0, result.output
     assert "no validation outcomes" in result.output and "no Data Docs" in result.output
+    assert "dataset gate: 2 of 2 datasets passed" in result.output, "the gate's history is read up to the chosen run only"
     assert (home / "runs" / RUNS[1] / "quality" / "scorecard.html").exists()
     unknown = invoke("quality", "report", "--home", str(home), "--run", "nope")
     assert unknown.exit_code == 2 and "unknown run 'nope'" in unknown.output
