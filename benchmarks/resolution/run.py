@@ -5,6 +5,10 @@
 Generates the city, serves its four department systems, extracts every source once, then times
 each stage `--repeats` times (medians reported) with the peak resident memory of this process and
 its children (the Spark JVM), and scores both pipelines against the simulator's ground truth.
+With `--change-share` (0.01: 1%) it then advances the city by a change set of about that share of
+the source records, extracts it as a second batch, standardises, and times a full resolve and an
+incremental one of the same data against the last repeat's run (`--repeats` times each, medians),
+with the share of unchanged residents that kept their `resident_id`.
 Results go to `benchmarks/results/<name>.json` and `<name>.md`.
 """
 
@@ -14,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import statistics
 import tempfile
 import threading
@@ -134,8 +139,68 @@ def xref_clusters(lake, run_id: str) -> dict[str, str]:
     return dict(zip(xref["record_key"], xref["resident_id"]))
 
 
+def kept_ids(previous: dict[str, str], current: dict[str, str], changed: set[str]) -> dict:
+    """Of the previous residents none of whose records changed, how many still hold all their records under their id."""
+    members: dict[str, list[str]] = {}
+    for record_key, resident_id in previous.items():
+        members.setdefault(resident_id, []).append(record_key)
+    unchanged = [(rid, keys) for rid, keys in members.items() if not changed.intersection(keys)]
+    kept = sum(all(current.get(key) == rid for key in keys) for rid, keys in unchanged)
+    return {"previous_residents": len(members), "unchanged_residents": len(unchanged), "kept_id": kept,
+            "kept_share": round(kept / len(unchanged), 6) if unchanged else None}
+
+
+def run_incremental(spark, definitions, lake, city_dir: Path, home: Path, previous_run: str, change_share: float,
+                    repeats: int, seed: int) -> dict:
+    """Advance the city by a change set, extract and standardise it, then time a full and an incremental resolve of it."""
+    from connectors.extract import extract_source
+    from simulators.advance import advance_city
+    from transforms.resolve.evaluation import evaluate, load_truth
+    from transforms.resolve.incremental import changed_keys
+    from transforms.resolve.run import resolve_residents
+    from transforms.standardise.run import standardise_sources
+
+    started = time.perf_counter()
+    advanced = advance_city(city_dir, days=1, seed=seed, change_share=change_share)
+    advance_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    with department_env(city_dir):
+        for definition in definitions:
+            extract_source(definition, lake, home / "state", "b2")
+    extract_seconds = time.perf_counter() - started
+    stages = {"standardise": StageTiming(), "full_resolve": StageTiming(), "incremental_resolve": StageTiming()}
+    timed(stages["standardise"], lambda: standardise_sources(spark, definitions, lake, "changes"))
+    for run_id in ("changes_full", "changes_incremental"):
+        shutil.rmtree(lake.standardised(run_id), ignore_errors=True)
+        shutil.copytree(lake.standardised("changes"), lake.standardised(run_id))
+    for _ in range(repeats):
+        timed(stages["full_resolve"], lambda: resolve_residents(spark, definitions, lake, "changes_full", HUB_SECRET,
+                                                                 previous_run=previous_run))
+        timed(stages["incremental_resolve"], lambda: resolve_residents(spark, definitions, lake, "changes_incremental", HUB_SECRET,
+                                                                        previous_run=previous_run, incremental=True))
+    current = spark.read.parquet(str(lake.standardised_persons("changes")))
+    before = spark.read.parquet(str(lake.standardised_persons(previous_run)))
+    changed = {row.record_key for row in changed_keys(current, before).collect()}
+    previous, full, incremental = (xref_clusters(lake, run) for run in (previous_run, "changes_full", "changes_incremental"))
+    truth, cases = load_truth(city_dir)
+    records = len(incremental)
+    full_seconds = statistics.median(stages["full_resolve"].seconds)
+    incremental_seconds = statistics.median(stages["incremental_resolve"].seconds)
+    return {
+        "change_share": change_share, "change_set": advanced["last_advance"],
+        "setup_seconds": {"advance_city": _rounded(advance_seconds), "extract_second_batch": _rounded(extract_seconds)},
+        "changed_records": len(changed), "records": records,
+        "stages": {name: timing.to_dict(records) for name, timing in stages.items()},
+        "incremental_share_of_full": round(incremental_seconds / full_seconds, 4),
+        "same_links_as_full": sum(full.get(key) == rid for key, rid in incremental.items()) / records,
+        "kept_ids": {"full": kept_ids(previous, full, changed), "incremental": kept_ids(previous, incremental, changed)},
+        "accuracy": {"full": evaluate(full, truth, cases).to_dict(), "incremental": evaluate(incremental, truth, cases).to_dict()},
+    }
+
+
 def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir: Path,
-                  driver_memory: str, shuffle_partitions: int, reuse: bool = False) -> dict:
+                  driver_memory: str, shuffle_partitions: int, reuse: bool = False,
+                  change_share: float | None = None) -> dict:
     """Generate, extract, then time and score both pipelines; return the results as plain data."""
     from benchmarks.resolution.plain_splink import run_plain_splink
     from cityhub.config import PACKAGE_SOURCES_DIR, Settings
@@ -176,15 +241,19 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
     truth, cases = load_truth(city_dir)
     records = len(predictions["cityhub"])
     accuracy = {name: evaluate(clusters, truth, cases).to_dict() for name, clusters in predictions.items()}
+    incremental = (run_incremental(spark, definitions, lake, city_dir, home, f"bench{repeats - 1}", change_share, repeats, seed)
+                   if change_share else None)
+    command = f".venv/bin/python -m benchmarks.resolution.run --residents {residents} --noise {noise} --repeats {repeats} --seed {seed}"
     return {
         "name": f"resolution-{residents}-{noise}", "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": f".venv/bin/python -m benchmarks.resolution.run --residents {residents} --noise {noise} --repeats {repeats} --seed {seed}",
+        "command": command + (f" --change-share {change_share}" if change_share else ""),
         "residents": residents, "noise": noise, "repeats": repeats, "seed": seed,
         "source_records": len(truth), "standardised_records": records,
         "setup_seconds": {"generate_city": _rounded(generation_seconds), "extract_all_sources": _rounded(extract_seconds)},
         "machine": machine_facts(spark),
         "stages": {name: timing.to_dict(records) for name, timing in stages.items()},
         "accuracy": accuracy,
+        "incremental": incremental,
     }
 
 
@@ -221,7 +290,32 @@ def markdown(result: dict) -> str:
     for case in ("twins", "parent_id_on_child"):
         lines.append(f"| {case} merged | {acc['cityhub'][case + '_merged']} of {acc['cityhub'][case + '_total']} | "
                      f"{acc['plain_splink'][case + '_merged']} of {acc['plain_splink'][case + '_total']} |")
+    if result.get("incremental"):
+        lines += ["", *incremental_markdown(result["incremental"])]
     return "\n".join(lines) + "\n"
+
+
+def incremental_markdown(inc: dict) -> list[str]:
+    """The incremental section: change set, full against incremental resolve, ids kept, accuracy of both."""
+    stages, kept = inc["stages"], inc["kept_ids"]
+    lines = [
+        f"Incremental run after a change set of {inc['change_share']:.0%} ({inc['change_set'].get('records_changed', '?'):,} source "
+        f"records changed by the simulator; {inc['changed_records']:,} standardised records new, changed or gone; "
+        f"{inc['records']:,} records in the run):", "",
+        "| stage | median s | runs s | peak RSS MB |", "|---|---:|---|---:|",
+    ]
+    for name, stage in stages.items():
+        lines.append(f"| {name} | {stage['median_seconds']:.1f} | {', '.join(f'{s:.1f}' for s in stage['runs_seconds'])} | "
+                     f"{stage['peak_rss_mb']:,.0f} |")
+    lines += ["", f"Incremental resolve takes {inc['incremental_share_of_full']:.1%} of the full resolve's time; "
+              f"{inc['same_links_as_full']:.4%} of records get the same resident_id as in the full run.", "",
+              "| | full | incremental |", "|---|---:|---:|",
+              f"| unchanged residents | {kept['full']['unchanged_residents']:,} | {kept['incremental']['unchanged_residents']:,} |",
+              f"| kept their resident_id | {kept['full']['kept_id']:,} ({kept['full']['kept_share']:.4%}) | "
+              f"{kept['incremental']['kept_id']:,} ({kept['incremental']['kept_share']:.4%}) |"]
+    for metric in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_f1"):
+        lines.append(f"| {metric} | {_fmt(inc['accuracy']['full'][metric])} | {_fmt(inc['accuracy']['incremental'][metric])} |")
+    return lines
 
 
 def print_table(result: dict) -> None:
@@ -252,11 +346,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--shuffle-partitions", type=int, default=4)
     parser.add_argument("--reuse", action="store_true", help="keep the city and raw lake already in --work-dir (same size, noise and seed)")
+    parser.add_argument("--change-share", type=float, help="then measure an incremental run after a change set of this share (0.01: 1%%)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cityhub-bench-") as scratch:
         work_dir = args.work_dir or Path(scratch)
         result = run_benchmark(args.residents, args.noise, args.repeats, args.seed, work_dir, args.driver_memory,
-                               args.shuffle_partitions, args.reuse)
+                               args.shuffle_partitions, args.reuse, args.change_share)
     name = args.name or result["name"]
     write_results(result, args.results_dir, name)
     print_table(result)

@@ -1,0 +1,17 @@
+"""The resolution benchmark's measure of ids kept across an incremental run."""
+
+from __future__ import annotations
+
+from benchmarks.resolution.run import kept_ids
+
+
+def test_kept_ids_counts_only_residents_none_of_whose_records_changed():
+    previous = {"a1": "R1", "a2": "R1", "b1": "R2", "c1": "R3", "d1": "R4"}
+    # R1 kept whole; R2 changed (b1 edited) so it is not counted; R3 lost its id; R4 had a record moved away.
+    current = {"a1": "R1", "a2": "R1", "b1": "R9", "c1": "R7", "d1": "R1", "new": "R1"}
+    result = kept_ids(previous, current, changed={"b1", "new"})
+    assert result == {"previous_residents": 4, "unchanged_residents": 3, "kept_id": 1, "kept_share": round(1 / 3, 6)}
+
+
+def test_kept_ids_with_nothing_unchanged_has_no_share():
+    assert kept_ids({"a": "R1"}, {"a": "R2"}, changed={"a"})["kept_share"] is None
