@@ -66,9 +66,11 @@ def test_a_pair_the_link_requirements_refuse_never_links_whatever_its_probabilit
 
 
 def test_records_without_ids_cluster_under_their_smallest_key_and_weak_links_are_reviewed():
-    result = cluster(frame(pair("r2", "r1", 0.99), pair("r3", "r2", 0.97), pair("r4", "r1", 0.6)), threshold=0.95)
+    result = cluster(frame(pair("r2", "r1", 0.99), pair("r3", "r2", 0.97), pair("r4", "r1", 0.6), pair("r5", "r1", 0.9, allowed=False)),
+                     threshold=0.95)
     assert {result.anchors[f"record:{k}"] for k in ("r1", "r2", "r3")} == {("record", "r1")}
     assert "record:r4" not in result.anchors
+    # r5's pair fails the link requirements (another name and number), so it is no review item.
     assert result.review == [("r4", "r1", POSSIBLE_MATCH, 0.6, '{"p": 0.6}')]
 
 

@@ -186,7 +186,9 @@ def cluster(pairs: pd.DataFrame, threshold: float, margin: float = 5.0) -> Clust
             if anchor is None and key not in best:
                 best[key] = (float(row.match_probability), row.evidence)
     result.links = best
-    result.review.extend(possible_matches(pairs[~strong], sets, set(best) | set(ambiguous)))
+    # Only pairs the link requirements allow: one that could never link (a different name and number
+    # sharing a birth date) is no decision for a steward.
+    result.review.extend(possible_matches(pairs[~strong & pairs["allowed"].astype(bool)], sets, set(best) | set(ambiguous)))
     members: dict[str, list[str]] = {}
     for key in sets.parent:
         members.setdefault(sets.find(key), []).append(key)

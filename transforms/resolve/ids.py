@@ -31,8 +31,3 @@ def resident_id_of(value: Column, secret: str) -> Column:
         return values.map(lambda value: resident_id_for(value, secret))
 
     return resident_ids(value)
-
-
-def assign_resident_ids(links: DataFrame, secret: str) -> DataFrame:
-    """Add `resident_id` to links carrying `anchor_kind` and `anchor_value` (an ID number or a record key)."""
-    return links.withColumn("resident_id", resident_id_of(F.col("anchor_value"), secret))

@@ -52,7 +52,9 @@ class RegistryError(RuntimeError):
 
 def assign_persistent_ids(links: DataFrame, previous: DataFrame | None, secret: str, run_id: str) -> Registration:
     """Give each cluster of `links` (by anchor_value) a resident id, keeping the ids of `previous` (record_key, resident_id)."""
-    clustered = links.withColumn(CLUSTER, resident_id_of(F.col("anchor_value"), secret))
+    # Checkpointed: the xref, the history and the golden records all read it, and its lineage is the
+    # whole matching.
+    clustered = with_cluster_ids(links, secret).localCheckpoint()
     if previous is None:
         return Registration(clustered.withColumnRenamed(CLUSTER, "resident_id"), empty_history(links.sparkSession))
     before = previous.select("record_key", F.col("resident_id").alias("previous_id"))
@@ -65,6 +67,13 @@ def assign_persistent_ids(links: DataFrame, previous: DataFrame | None, secret: 
            .select(CLUSTER, new_or_kept_id(secret, run_id).alias("resident_id")))
     assigned = clustered.join(ids, CLUSTER).drop(CLUSTER)
     return Registration(assigned, id_history(overlap, ids, kept, before))
+
+
+def with_cluster_ids(links: DataFrame, secret: str) -> DataFrame:
+    """Links with CLUSTER, the HMAC id of their anchor, hashed once per cluster rather than once per record."""
+    anchors = links.select("anchor_value").distinct()
+    ids = anchors.withColumn(CLUSTER, resident_id_of(F.col("anchor_value"), secret))
+    return links.join(ids, "anchor_value").select(*links.columns, CLUSTER)
 
 
 def kept_ids(overlap: DataFrame) -> DataFrame:
