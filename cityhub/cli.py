@@ -98,6 +98,10 @@ def print_run_summary(settings: Settings, report: dict) -> None:
     console.print(f"residents: [bold]{resolve.get('residents', '?')}[/bold]   linked source records: {sum(by_rule.values())} "
                   f"({', '.join(f'{rule} {count}' for rule, count in by_rule.items())})   quarantined: {published.get('quarantine', 0)}")
     console.print("published: " + ", ".join(f"{table} {rows}" for table, rows in published.items()))
+    steps = report.get("step_seconds") or {}
+    if steps:
+        console.print("steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
+                      + f" (total {sum(steps.values()):.1f} s)")
     console.print(f"shared layer: {settings.shared_layer_url}")
     console.print(f"lake:         {settings.home_dir / 'lake'}")
     console.print(f"run report:   {settings.home_dir / 'runs' / report['run_id'] / 'report.json'}")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from .context import RunContext
 
@@ -38,6 +40,21 @@ def as_plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
+
+
+class StepClock:
+    """Wall seconds of each step of a run, in the order they ran (the run report's `step_seconds`)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - started, 2)
 
 
 def extract_step(ctx: RunContext, source: str, batch_id: str | None = None, progress: Progress = _noop) -> dict:
@@ -77,16 +94,20 @@ def validate_raw_step(ctx: RunContext, source: str, extracted: dict, progress: P
     return validation.summary()
 
 
-def land_source(ctx: RunContext, source: str, progress: Progress = _noop) -> dict:
+def land_source(ctx: RunContext, source: str, progress: Progress = _noop, clock: StepClock | None = None) -> dict:
     """Extract one source and validate what it landed: its run-report entry, `failed` (with the error)
     when the source was down or its batch broke a critical raw rule."""
     from connectors.errors import SourceUnavailableError
 
     from .quality.raw import RawBatchRejected
 
+    clock = clock or StepClock()
     try:
-        extracted = extract_step(ctx, source, progress=progress)
-        return {"status": "ok", **extracted, "raw_validation": validate_raw_step(ctx, source, extracted, progress)}
+        with clock.step(f"extract {source}"):
+            extracted = extract_step(ctx, source, progress=progress)
+        with clock.step(f"validate_raw {source}"):
+            validation = validate_raw_step(ctx, source, extracted, progress)
+        return {"status": "ok", **extracted, "raw_validation": validation}
     except (SourceUnavailableError, RawBatchRejected) as exc:
         log.error("source %s failed: %s", source, exc)
         progress(f"[red]source {source} failed[/red]: {exc}")
@@ -227,16 +248,25 @@ def run_pipeline(ctx: RunContext, sources: Iterable[str] | None = None, progress
     upgrade(url)
     report: dict[str, Any] = {"run_id": ctx.run_id, "started_at": datetime.now(timezone.utc).isoformat(), "sources": {}}
     record_run_start(url, ctx.run_id)
+    clock = StepClock()
+    report["step_seconds"] = clock.seconds  # filled as the steps run, so a failed run reports how far it got
     try:
         for name in sources or [d.name for d in ctx.sources or []]:
-            report["sources"][name] = land_source(ctx, name, progress)
-        report.update(standardise_and_reconcile(ctx, progress))
-        report["validation"] = validate_standardised_step(ctx, progress)
-        report["resolve"] = resolve_step(ctx, progress, incremental=incremental)
-        report["gate"] = gate_step(ctx, progress)
-        report["publish"] = publish_step(ctx, progress)
-        report["published_validation"] = validate_published_step(ctx, report["publish"], progress)
-        report["scorecard"] = scorecard_step(ctx, progress)
+            report["sources"][name] = land_source(ctx, name, progress, clock)
+        with clock.step("standardise"):
+            report.update(standardise_and_reconcile(ctx, progress))
+        with clock.step("validate_standardised"):
+            report["validation"] = validate_standardised_step(ctx, progress)
+        with clock.step("resolve"):
+            report["resolve"] = resolve_step(ctx, progress, incremental=incremental)
+        with clock.step("quality_gate"):
+            report["gate"] = gate_step(ctx, progress)
+        with clock.step("publish"):
+            report["publish"] = publish_step(ctx, progress)
+        with clock.step("validate_published"):
+            report["published_validation"] = validate_published_step(ctx, report["publish"], progress)
+        with clock.step("scorecard"):
+            report["scorecard"] = scorecard_step(ctx, progress)
         failed = [name for name, entry in report["sources"].items() if entry["status"] != "ok"]
         report["status"] = "gated" if report["gate"]["held"] else "partial" if failed else "success"
     except Exception as exc:

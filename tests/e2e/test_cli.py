@@ -43,6 +43,9 @@ def test_demo_publishes_every_table_and_reconciles(demo_home):
     assert report["reconciliation"] and all(row["ok"] for row in report["reconciliation"])
     assert all(entry["raw_validation"]["success"] for entry in report["sources"].values()), "every new raw batch passed its suite"
     assert {row["source"] for row in report["reconciliation"]} == {"public_security", "civil_affairs", "housing", "health"}
+    steps = report["step_seconds"]
+    assert {"extract health", "validate_raw health", "standardise", "validate_standardised", "resolve", "publish", "scorecard"} <= set(steps)
+    assert all(seconds >= 0 for seconds in steps.values()) and steps["resolve"] > 0
     engine = sa.create_engine(f"sqlite:///{demo_home / 'shared.db'}")
     tables = set(sa.inspect(engine).get_table_names())
     assert {"resident", "resident_xref", "resident_lineage", "quarantine", "dataset_version"} <= tables
