@@ -204,6 +204,7 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
     """Generate, extract, then time and score both pipelines; return the results as plain data."""
     from benchmarks.resolution.plain_splink import run_plain_splink
     from cityhub.config import PACKAGE_SOURCES_DIR, Settings
+    from cityhub.quality.gates import validate_standardised_sources
     from cityhub.lake import Lake
     from connectors.definition import load_source_definitions
     from connectors.extract import extract_source
@@ -228,11 +229,15 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
         extract_seconds = time.perf_counter() - started
 
     spark = get_spark(Settings(home=home, spark_driver_memory=driver_memory, spark_shuffle_partitions=shuffle_partitions))
-    stages = {"cityhub_standardise": StageTiming(), "cityhub_resolve": StageTiming(), "plain_splink": StageTiming()}
+    stages = {"cityhub_standardise": StageTiming(), "cityhub_validate": StageTiming(), "cityhub_resolve": StageTiming(),
+              "plain_splink": StageTiming()}
+    sources = [definition.name for definition in definitions]
     predictions: dict[str, dict[str, str]] = {}
     for repeat in range(repeats):
         run_id = f"bench{repeat}"
         timed(stages["cityhub_standardise"], lambda: standardise_sources(spark, definitions, lake, run_id))
+        # The pipeline's validation of the standardised layer (GX suites per department), for its share of the run.
+        timed(stages["cityhub_validate"], lambda: validate_standardised_sources(spark, lake, run_id, sources, home / "runs" / run_id))
         timed(stages["cityhub_resolve"], lambda: resolve_residents(spark, definitions, lake, run_id, HUB_SECRET))
         # The peer reads the same standardised records (its raw columns only).
         predictions["plain_splink"] = timed(stages["plain_splink"], lambda: run_plain_splink(spark, lake, run_id))
@@ -267,8 +272,9 @@ def _fmt(value: float | int | None, digits: int = 4) -> str:
 
 def markdown(result: dict) -> str:
     """The results as a markdown section: setup, timings side by side, accuracy side by side."""
-    stages, acc, m = result["stages"], result["accuracy"], result["machine"]
+    stages, acc, m, setup = result["stages"], result["accuracy"], result["machine"], result["setup_seconds"]
     cityhub_seconds = stages["cityhub_standardise"]["median_seconds"] + stages["cityhub_resolve"]["median_seconds"]
+    pipeline_seconds = cityhub_seconds + stages["cityhub_validate"]["median_seconds"]
     lines = [
         f"### {result['residents']:,} residents, noise `{result['noise']}`", "",
         f"`{result['command']}` — measured {result['measured_at']}, {result['repeats']} repeat(s), medians.", "",
@@ -276,13 +282,18 @@ def markdown(result: dict) -> str:
         "scored (records quarantined by standardise are scored for neither pipeline). "
         f"Machine: {m['cores']} cores, {m['ram_gb']} GB RAM, Spark {m['spark']} `{m['spark_master']}`, driver memory "
         f"{m['spark_driver_memory']}, {m['shuffle_partitions']} shuffle partitions, Splink {m['splink']}, Python {m['python']}.", "",
+        f"Setup (once, not timed per repeat): generate the city {_fmt(setup['generate_city'], 1)} s, extract every source "
+        f"{_fmt(setup['extract_all_sources'], 1)} s.", "",
         "| stage | median s | runs s | records/s | peak RSS MB (driver + JVM) |", "|---|---:|---|---:|---:|",
     ]
     for name, stage in stages.items():
         lines.append(f"| {name} | {stage['median_seconds']:.1f} | {', '.join(f'{s:.1f}' for s in stage['runs_seconds'])} | "
                      f"{stage['records_per_second']:,.0f} | {stage['peak_rss_mb']:,.0f} |")
     lines += ["", f"cityhub standardise + resolve: {cityhub_seconds:.1f} s; plain Splink (after the same standardise): "
-              f"{stages['plain_splink']['median_seconds']:.1f} s.", "",
+              f"{stages['plain_splink']['median_seconds']:.1f} s. Validation of the standardised layer takes "
+              f"{stages['cityhub_validate']['median_seconds'] / pipeline_seconds:.1%} of standardise + validate + resolve"
+              + (f" ({stages['cityhub_validate']['median_seconds'] / (pipeline_seconds + setup['extract_all_sources']):.1%} "
+                 f"with the extract of {setup['extract_all_sources']:.0f} s)" if setup.get("extract_all_sources") else "") + ".", "",
               "| metric | cityhub | plain Splink |", "|---|---:|---:|"]
     for metric in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
                    "predicted_clusters", "true_persons", "predicted_pairs", "true_pairs", "true_positive_pairs"):
