@@ -118,3 +118,27 @@ def test_exact_and_latin_name_levels(levels_of):
     smith = {"name": "john smith", "surname": "smith"}
     pairs = [(smith, {"name": "jon smith", "surname": "smith"}), (smith, {"name": "mary smith", "surname": "smith"})]
     assert levels_of("latin_name", "name", pairs) == ["Jaro-Winkler >= 0.92", "same surname"]
+
+
+ONE_DIGIT = "one digit or transposition in first 17"
+REQUIREMENT_CASES = [
+    ("else", ONE_DIGIT, False),  # twins: one sequence digit apart, names wholly different
+    ("given name only", ONE_DIGIT, True),  # a typo in the number, a surname written otherwise
+    ("null", ONE_DIGIT, True),  # a record without a name does not contradict the number
+    ("same pinyin (homophone)", "else", True),
+    ("pinyin Jaro-Winkler >= 0.9 (same surname)", "same first 14", False),  # siblings of one birthday
+    ("null", "null", False),
+]
+
+
+def test_link_requirements_refuse_what_a_household_shares(spark):
+    from transforms.resolve.probabilistic import level_labels, link_allowed
+    from transforms.resolve.profile import load_profile
+
+    profile = load_profile()
+    model = profile.trained_model()
+    weight = {name: {label: w for w, label in by_weight.items()} for name, by_weight in level_labels(model).items()}
+    rows = [(i, weight["name"][name_level], weight["id_number"][id_level]) for i, (name_level, id_level, _) in enumerate(REQUIREMENT_CASES)]
+    frame = spark.createDataFrame(rows, "i int, mw_name double, mw_id_number double")
+    allowed = [row["allowed"] for row in frame.select("i", link_allowed(model, profile).alias("allowed")).orderBy("i").collect()]
+    assert allowed == [expected for *_, expected in REQUIREMENT_CASES]

@@ -46,3 +46,10 @@ def test_a_link_requirement_must_name_a_level_of_a_comparison(tmp_path):
                     encoding="utf-8")
     with pytest.raises(ProfileError, match="comparison 'name' has no level 'sounds alike'; its levels: null, exact name"):
         load_profile(path)
+
+
+def test_a_provided_condition_must_name_a_level_too(tmp_path):
+    path = tmp_path / "provided.yaml"
+    path.write_text(DEFAULT_PROFILE.read_text(encoding="utf-8").replace("at_least: given name only", "at_least: nearly"), encoding="utf-8")
+    with pytest.raises(ProfileError, match="comparison 'name' has no level 'nearly'"):
+        load_profile(path)

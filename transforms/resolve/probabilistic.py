@@ -164,11 +164,18 @@ def link_allowed(model: dict, profile: MatchingProfile) -> Column:
     labels = level_labels(model)
     order = {comp["output_column_name"]: [level["label_for_charts"] for level in comp["comparison_levels"] if not level.get("is_null_level")]
              for comp in model["comparisons"]}
+
+    def level_at_least(condition) -> Column:  # null where the pair has no level for it (a side without the value)
+        levels = order[condition.comparison]
+        level = level_of(condition.comparison, labels[condition.comparison])
+        return F.when(level != "null", level.isin(*levels[:levels.index(condition.at_least) + 1]))
+
     allowed = F.lit(False)
     for requirement in profile.link_requires:
-        levels = order[requirement.comparison]
-        strong_enough = levels[:levels.index(requirement.at_least) + 1]
-        allowed = allowed | F.coalesce(level_of(requirement.comparison, labels[requirement.comparison]).isin(*strong_enough), F.lit(False))
+        met = F.coalesce(level_at_least(requirement), F.lit(False))
+        for condition in requirement.provided:
+            met = met & F.coalesce(level_at_least(condition), F.lit(True))
+        allowed = allowed | met
     return allowed
 
 

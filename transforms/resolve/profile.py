@@ -62,11 +62,18 @@ class TrainingSpec(_Model):
     sample_records: int = Field(default=60_000, ge=1000)
 
 
-class Requirement(_Model):
-    """A probabilistic link needs this comparison at `at_least` (a level label) or a stronger level."""
+class Condition(_Model):
+    """A comparison at `at_least` (a level label) or a stronger level."""
 
     comparison: str
     at_least: str
+
+
+class Requirement(Condition):
+    """A probabilistic link needs this comparison at `at_least` or stronger, and each `provided` condition
+    wherever both records have that field (a missing value does not refuse; a contrary one does)."""
+
+    provided: list[Condition] = Field(default_factory=list)
 
 
 class MatchingProfile(_Model):
@@ -98,10 +105,10 @@ class MatchingProfile(_Model):
         from .comparisons import comparison  # comparisons build on this module's specs
 
         levels = {spec.column: [level["label_for_charts"] for level in comparison(spec)["comparison_levels"]] for spec in self.comparisons}
-        for requirement in self.link_requires:
-            if requirement.at_least not in levels.get(requirement.comparison, []):
-                known = levels.get(requirement.comparison)
-                raise ValueError(f"link_requires: comparison {requirement.comparison!r} has no level {requirement.at_least!r}"
+        for condition in (c for requirement in self.link_requires for c in (requirement, *requirement.provided)):
+            if condition.at_least not in levels.get(condition.comparison, []):
+                known = levels.get(condition.comparison)
+                raise ValueError(f"link_requires: comparison {condition.comparison!r} has no level {condition.at_least!r}"
                                  + (f"; its levels: {', '.join(known)}" if known else f"; comparisons: {', '.join(levels)}"))
         return self
 
