@@ -25,7 +25,7 @@ from simulators.departments import civil_affairs, health, housing, public_securi
 from simulators.departments.common import (RenderContext, fmt_compact, fmt_fhir_instant, fmt_iso, fmt_iso_timestamp, fmt_slash,
                                             fmt_timestamp, record_key)
 from simulators.events import Property, Rental, World
-from simulators.idnumber import make_id_number, sequence_for
+from simulators.idnumber import unused_id_number
 from simulators.names import pick_given_name
 from simulators.population import MOBILE_PREFIXES, Person
 from simulators.readback import read_property_file, read_rental_file
@@ -459,11 +459,7 @@ class ChangeSet:
         self.add_certificate(baby, "birth-certificate", born)
 
     def unique_id_number(self, region: str, born: date, gender: str) -> str:
-        while True:
-            number = make_id_number(region, born, sequence_for(gender, self.rng.randrange(500)))
-            if number not in self.used_numbers:
-                self.used_numbers.add(number)
-                return number
+        return unused_id_number(self.rng, self.used_numbers, region, born, gender)
 
     # -- moves ------------------------------------------------------------------------------------
     def moves(self, budget: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import date
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -34,3 +35,12 @@ def sequence_for(gender: str, draw: int) -> int:
     """A sequence number 0..999 whose parity matches the gender ('M' odd, 'F' even)."""
     base = (draw % 500) * 2
     return base + 1 if gender == "M" else base
+
+
+def unused_id_number(rng: random.Random, used: set[str], region: str, birth: date, gender: str) -> str:
+    """A valid ID number of that region, birth date and gender not in `used` (added to it)."""
+    while True:
+        number = make_id_number(region, birth, sequence_for(gender, rng.randrange(500)))
+        if number not in used:
+            used.add(number)
+            return number

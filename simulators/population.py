@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from simulators.idnumber import make_id_number, sequence_for
+from simulators.idnumber import unused_id_number
 from simulators.names import han_name, minority_name, pick_ethnicity, pick_surname
 from simulators.regions import Address, birth_region_for, hangzhou_address, migrant_origin
 
@@ -88,11 +88,7 @@ class PopulationBuilder:
 
     def unique_id_number(self, region: str, birth: date, gender: str) -> str:
         """A valid ID number not used by anyone else."""
-        while True:
-            number = make_id_number(region, birth, sequence_for(gender, self.rng.randrange(500)))
-            if number not in self._used_ids:
-                self._used_ids.add(number)
-                return number
+        return unused_id_number(self.rng, self._used_ids, region, birth, gender)
 
     def phone(self) -> str:
         """An 11-digit mobile number."""
