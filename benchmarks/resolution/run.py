@@ -270,6 +270,17 @@ def _fmt(value: float | int | None, digits: int = 4) -> str:
     return "–" if value is None else (f"{value:.{digits}f}" if isinstance(value, float) else str(value))
 
 
+def stage_table(stages: dict, with_rate: bool) -> list[str]:
+    """Markdown rows of stage timings: median, every run, records/s (`with_rate`), peak memory."""
+    rate_head, rate_rule = (" records/s |", "---:|") if with_rate else ("", "")
+    lines = [f"| stage | median s | runs s |{rate_head} peak RSS MB (driver + JVM) |", f"|---|---:|---|{rate_rule}---:|"]
+    for name, stage in stages.items():
+        rate = f" {stage['records_per_second']:,.0f} |" if with_rate else ""
+        lines.append(f"| {name} | {stage['median_seconds']:.1f} | {', '.join(f'{s:.1f}' for s in stage['runs_seconds'])} |"
+                     f"{rate} {stage['peak_rss_mb']:,.0f} |")
+    return lines
+
+
 def markdown(result: dict) -> str:
     """The results as a markdown section: setup, timings side by side, accuracy side by side."""
     stages, acc, m, setup = result["stages"], result["accuracy"], result["machine"], result["setup_seconds"]
@@ -284,11 +295,8 @@ def markdown(result: dict) -> str:
         f"{m['spark_driver_memory']}, {m['shuffle_partitions']} shuffle partitions, Splink {m['splink']}, Python {m['python']}.", "",
         f"Setup (once, not timed per repeat): generate the city {_fmt(setup['generate_city'], 1)} s, extract every source "
         f"{_fmt(setup['extract_all_sources'], 1)} s.", "",
-        "| stage | median s | runs s | records/s | peak RSS MB (driver + JVM) |", "|---|---:|---|---:|---:|",
+        *stage_table(stages, with_rate=True),
     ]
-    for name, stage in stages.items():
-        lines.append(f"| {name} | {stage['median_seconds']:.1f} | {', '.join(f'{s:.1f}' for s in stage['runs_seconds'])} | "
-                     f"{stage['records_per_second']:,.0f} | {stage['peak_rss_mb']:,.0f} |")
     lines += ["", f"cityhub standardise + resolve: {cityhub_seconds:.1f} s; plain Splink (after the same standardise): "
               f"{stages['plain_splink']['median_seconds']:.1f} s. Validation of the standardised layer takes "
               f"{stages['cityhub_validate']['median_seconds'] / pipeline_seconds:.1%} of standardise + validate + resolve"
@@ -313,11 +321,8 @@ def incremental_markdown(inc: dict) -> list[str]:
         f"Incremental run after a change set of {inc['change_share']:.0%} ({inc['change_set'].get('records_changed', '?'):,} source "
         f"records changed by the simulator; {inc['changed_records']:,} standardised records new, changed or gone; "
         f"{inc['records']:,} records in the run):", "",
-        "| stage | median s | runs s | peak RSS MB |", "|---|---:|---|---:|",
+        *stage_table(stages, with_rate=False),
     ]
-    for name, stage in stages.items():
-        lines.append(f"| {name} | {stage['median_seconds']:.1f} | {', '.join(f'{s:.1f}' for s in stage['runs_seconds'])} | "
-                     f"{stage['peak_rss_mb']:,.0f} |")
     lines += ["", f"Incremental resolve takes {inc['incremental_share_of_full']:.1%} of the full resolve's time; "
               f"{inc['same_links_as_full']:.4%} of records get the same resident_id as in the full run.", "",
               "| | full | incremental |", "|---|---:|---:|",
