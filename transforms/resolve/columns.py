@@ -9,7 +9,9 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from .linking import id_conflict, valid_id, with_id_checks
+from transforms.standardise.person import BIRTH_DATE_FROM_ID_REPAIR, GENDER_FROM_ID_REPAIR
+
+from .linking import has_flag, id_conflict, valid_id, with_id_checks
 from .profile import MatchingProfile
 
 # Excel's scientific form of a number: `3.30102198E+17` keeps nine significant digits, the last rounded.
@@ -60,6 +62,12 @@ def comparison_columns(records: DataFrame, profile: MatchingProfile) -> DataFram
         frame = frame.withColumns({
             "id_number": F.when(~conflict, id_digits(records)), "id_spreadsheet": F.when(~conflict, spreadsheet_digits(records)),
         })
+        if "repairs" in records.columns:
+            # Nor is what standardisation read from that number: it is the other person's birth date and gender.
+            frame = frame.withColumns({
+                column: F.when(~(conflict & has_flag(repair, "repairs")), F.col(column))
+                for column, repair in (("birth_date", BIRTH_DATE_FROM_ID_REPAIR), ("gender", GENDER_FROM_ID_REPAIR))
+            })
         length = F.length("id_number")
         frame = frame.withColumns({
             "id_rounded": F.coalesce("id_spreadsheet", rounded_digits(F.col("id_number"))),

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from transforms.standardise.id_number import USABLE_STATUSES
-from transforms.standardise.person import BIRTH_DATE_MISMATCH_FLAG, BIRTH_DATE_SLIP_FLAG, ZERO_TAIL_FLAG
+from transforms.standardise.person import BIRTH_DATE_FROM_ID_REPAIR, BIRTH_DATE_MISMATCH_FLAG, BIRTH_DATE_SLIP_FLAG, ZERO_TAIL_FLAG
 
 from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
 
@@ -29,9 +29,25 @@ LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability"
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}
 
 
-def has_flag(flag: str) -> Column:
-    """True when the record's comma-separated `flags` include `flag`."""
-    return F.coalesce(F.array_contains(F.split(F.col("flags"), ","), F.lit(flag)), F.lit(False))
+def has_flag(flag: str, column: str = "flags") -> Column:
+    """True when the record's comma-separated `flags` (or another such column, e.g. `repairs`) include `flag`."""
+    return F.coalesce(F.array_contains(F.split(F.col(column), ","), F.lit(flag)), F.lit(False))
+
+
+def borrowed_number(valid: Column, contradicted: Column) -> Column:
+    """True for a record whose usable number is most likely someone else's although no birth date of its own says so.
+
+    The record stated no birth date (it was read from the number), so the birth-date check cannot
+    catch a parent's number on a child's record; its name then decides: it shares no character with
+    the name of any record that vouches for the number (stated the number's own birth date). A typo,
+    a homophone or a traditional form still shares characters with the right name; a child's name
+    with the other parent's surname does not.
+    """
+    stated = ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
+    vouched = F.collect_set(F.when(valid & stated & ~contradicted, F.col("name"))).over(Window.partitionBy("id_number"))
+    characters = F.split(F.col("name"), "")
+    shares = F.exists(vouched, lambda other: F.size(F.array_intersect(F.split(other, ""), characters)) > 0)
+    return valid & ~stated & F.col("name").isNotNull() & (F.size(vouched) > 0) & ~shares
 
 
 # What a record's ID number may do, worked out once per record as columns: written out as expressions
@@ -44,9 +60,10 @@ def with_id_checks(records: DataFrame) -> DataFrame:
     """`records` with ID_CHECK_COLUMNS (kept if already there).
 
     - id_valid: a usable (valid, upgraded or repaired) number, doubted or not;
-    - id_conflicting: the number contradicts the record's own birth date beyond a typing slip, so it
-      is most likely someone else's (a parent's on a child's record): it must not pull the two people
-      together, and the pair is reviewed;
+    - id_conflicting: the number contradicts the record's own birth date beyond a typing slip, or the
+      record stated no birth date and its name has nothing in common with the number's vouched-for
+      names (`borrowed_number`), so it is most likely someone else's (a parent's on a child's record):
+      it must not pull the two people together, and the pair is reviewed;
     - id_zero_tail: the number ends in 000, maybe a spreadsheet's damage that passed the checksum by
       chance: it must not found a resident of its own, but its exact agreement is evidence;
     - id_usable: valid, not conflicting, no zeroed tail: it anchors a resident.
@@ -54,7 +71,8 @@ def with_id_checks(records: DataFrame) -> DataFrame:
     if set(ID_CHECK_COLUMNS) <= set(records.columns):
         return records
     valid = F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
-    conflicting = valid & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
+    contradicted = valid & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
+    conflicting = contradicted | borrowed_number(valid, contradicted) if "repairs" in records.columns else contradicted
     checked = records.withColumns({"id_valid": valid, "id_conflicting": conflicting, "id_zero_tail": valid & has_flag(ZERO_TAIL_FLAG)})
     return checked.withColumn("id_usable", F.col("id_valid") & ~F.col("id_conflicting") & ~F.col("id_zero_tail"))
 

@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from transforms.standardise.id_number import USABLE_STATUSES
+from transforms.standardise.person import ZERO_TAIL_FLAG
 from transforms.standardise.udfs import parse_date_udf
+
+from .linking import ID_NUMBER, has_flag
 
 DEFAULT_RULES = Path(__file__).with_name("survivorship.yaml")
 AUTHORITY, MOST_RECENT, MOST_FREQUENT = "authority", "most_recent", "most_frequent"
@@ -58,6 +62,7 @@ class AttributeRule(_Model):
     only_authority: bool = False
     exclude: list[str] = Field(default_factory=list)
     exclude_flags: list[str] = Field(default_factory=list)
+    exclude_borrowed: bool = False  # drop the value when it is a number the matcher judged someone else's, or was read from one
     facts: list[FactCandidates] = Field(default_factory=list)
 
     @field_validator("authority")
@@ -103,6 +108,18 @@ def _excluded(names: list[str]) -> Column:
     return excluded
 
 
+def borrowed(field: str) -> Column:
+    """True where `field` is the record's usable ID number, or was read from it, and the matcher did not link the record by it.
+
+    A usable number (not a zeroed tail) always anchors its record unless linking judged it someone
+    else's (a parent's on a child's record): then neither it nor what standardisation read from it
+    (`<field>:from_id_number`) describes this resident. Needs the xref's match_rule beside the record.
+    """
+    usable = F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES)) & ~has_flag(ZERO_TAIL_FLAG)
+    from_number = F.lit(True) if field == "id_number" else has_flag(f"{field}:from_id_number", "repairs")
+    return usable & (F.col("match_rule") != ID_NUMBER) & from_number
+
+
 def person_candidates(persons: DataFrame, rules: SurvivorshipRules) -> DataFrame:
     """Candidates from the canonical person records (with resident_id) for every attribute, in one pass.
 
@@ -116,7 +133,9 @@ def person_candidates(persons: DataFrame, rules: SurvivorshipRules) -> DataFrame
         rank = rule.rank()
         keep = F.col(rule.field).isNotNull() & ~_excluded(rule.exclude)
         for flag in rule.exclude_flags:
-            keep = keep & ~F.coalesce(F.array_contains(F.split(F.col("flags"), ","), F.lit(flag)), F.lit(False))
+            keep = keep & ~has_flag(flag)
+        if rule.exclude_borrowed:
+            keep = keep & ~borrowed(rule.field)
         if rule.only_authority:
             keep = keep & (rank < _NOT_AN_AUTHORITY)
         entries.append(F.struct(

@@ -45,6 +45,8 @@ _QUIET_STATUSES = {VALID, MISSING}
 ZERO_TAIL_FLAG = "id_number:zero_tail"
 BIRTH_DATE_MISMATCH_FLAG = "birth_date:id_number_mismatch"
 BIRTH_DATE_SLIP_FLAG = "birth_date:typing_slip_of_id_number"
+BIRTH_DATE_FROM_ID_REPAIR = "birth_date:from_id_number"
+GENDER_FROM_ID_REPAIR = "gender:from_id_number"
 
 
 def _note(notes: list[str], field: str, codes: Iterable[str]) -> None:
@@ -80,7 +82,7 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
     id_gender = gender_from_id(usable_id) if usable_id and not zero_tail else None
     if gender_value is None and id_gender:
         gender_value = id_gender
-        repairs.append("gender:from_id_number")
+        repairs.append(GENDER_FROM_ID_REPAIR)
     elif gender_value and id_gender and gender_value != id_gender:
         flags.append("gender:id_number_mismatch")
 
@@ -90,7 +92,7 @@ def standardise_person(raw: Mapping[str, object], today: date | None = None) -> 
     id_birth = embedded_date(usable_id, today) if usable_id else None
     if birth_value is None and id_birth:
         birth_value = id_birth
-        repairs.append("birth_date:from_id_number")
+        repairs.append(BIRTH_DATE_FROM_ID_REPAIR)
     elif birth_value is None and ident.status == "excel_mangled":
         birth_value = birth_date_from_prefix(raw.get("id_number"), today)
         if birth_value:
