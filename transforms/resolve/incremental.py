@@ -46,12 +46,18 @@ class IncrementalLinks:
     history: DataFrame
     model: dict | None
     rematched: DataFrame  # record_key of the records matched again
+    replaced: DataFrame  # resident_id of previous residents with a record matched again or gone
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)
 
 
 def content_hash(frame: DataFrame, columns: list[str]) -> Column:
-    """A hash of a row's `columns` (those of them the frame has)."""
-    return F.sha2(F.to_json(F.struct(*(c for c in columns if c in frame.columns))), 256)
+    """A 64-bit hash of a row's `columns` (those of them the frame has).
+
+    Spark's hash skips nulls, so each column's null flag is hashed too: a value moving from one
+    column to the next still changes the hash.
+    """
+    present = [c for c in columns if c in frame.columns]
+    return F.xxhash64(*present, *(F.col(c).isNull() for c in present))
 
 
 def changed_keys(current: DataFrame, previous: DataFrame, key: str = "record_key",
@@ -65,30 +71,30 @@ def changed_keys(current: DataFrame, previous: DataFrame, key: str = "record_key
 
 
 def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """(record_key, rule, key): every record's value of every blocking rule it has all columns for (key: a 64-bit hash)."""
+    """(record_key, key): every record's value of every blocking rule it has all columns for, as a 64-bit hash of the rule and the value.
+
+    One pass over the records: each row's keys are built as an array and exploded, rather than one
+    scan per rule.
+    """
     frame = comparison_columns(persons, profile)
-    keyed = []
+    keys = []
     for position, rule in enumerate(profile.blocking):
         present = reduce(lambda a, b: a & b, (F.col(c).isNotNull() for c in rule))
-        keyed.append(frame.where(present).select("record_key", F.lit(position).alias("rule"), F.xxhash64(*rule).alias("key")))
-    return reduce(DataFrame.unionByName, keyed)
+        keys.append(F.when(present, F.xxhash64(F.lit(position), *rule)))
+    return frame.select("record_key", F.explode(F.array_compact(F.array(*keys))).alias("key"))
 
 
 def affected_residents(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
     """resident_id of previous residents a changed record belongs to or could be compared with."""
-    keys = blocking_keys(persons, profile).persist()
-    try:
-        changed_blocks = keys.join(changed, "record_key").select("rule", "key").distinct()
-        neighbours = keys.join(F.broadcast(changed_blocks), ["rule", "key"]).select("record_key")
-        touched = neighbours.unionByName(changed).distinct()
-        return previous_xref.join(touched, "record_key").select("resident_id").distinct().localCheckpoint()
-    finally:
-        keys.unpersist()
+    changed_blocks = blocking_keys(persons.join(F.broadcast(changed), "record_key"), profile).select("key").distinct()
+    neighbours = blocking_keys(persons, profile).join(F.broadcast(changed_blocks), "key").select("record_key")
+    touched = neighbours.unionByName(changed).distinct()
+    return previous_xref.join(touched, "record_key").select("resident_id").distinct()
 
 
 def rematch_keys(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
     """record_key of the run's records to match again: changed ones and every record of an affected resident."""
-    residents = affected_residents(persons, changed, previous_xref, profile)
+    residents = affected_residents(persons, changed, previous_xref, profile).localCheckpoint()
     of_affected = previous_xref.join(F.broadcast(residents), "resident_id").select("record_key")
     current = persons.select("record_key")
     return of_affected.unionByName(changed).distinct().join(current, "record_key")
@@ -98,25 +104,27 @@ def resolve_incrementally(persons: DataFrame, previous_persons: DataFrame, previ
                           model: dict | None, term_frequencies: dict[str, DataFrame], profile: MatchingProfile,
                           secret: str, run_id: str) -> IncrementalLinks:
     """Links for every record of the run, re-matching only the records new or changed changes could affect."""
-    # Checkpointed: later steps join these again and again, and their plans must stay small.
+    # Checkpointed: later steps join these again and again, and their plans must stay small. Both are
+    # a small part of the records, so they are broadcast wherever they meet all of them.
     changed = changed_keys(persons, previous_persons).localCheckpoint()
     rematched = rematch_keys(persons, changed, previous_xref, profile).localCheckpoint()
-    subset = persons.join(rematched, "record_key")
+    touched = F.broadcast(rematched.unionByName(changed).distinct().localCheckpoint())
+    subset = persons.join(F.broadcast(rematched), "record_key")
     matches = match_persons(subset, profile, model=model, term_frequencies=term_frequencies)
-    before = previous_xref.join(rematched.unionByName(changed).distinct(), "record_key").select("resident_id").distinct()
+    before = previous_xref.join(touched, "record_key").select("resident_id").distinct().localCheckpoint()
     affected_before = previous_xref.join(F.broadcast(before), "resident_id").select("record_key", "resident_id")
     registration = assign_persistent_ids(matches.links, affected_before, secret, run_id)
     link_columns = ["record_key", "resident_id", "match_rule", "match_probability", "match_evidence"]
     fresh = registration.links.select(*link_columns)
-    carried = (previous_xref.join(rematched, "record_key", "left_anti").join(changed, "record_key", "left_anti")
-               .join(persons.select("record_key"), "record_key").select(*link_columns))
+    # Records gone since the previous run are among the changed ones, so this drops them too.
+    carried = previous_xref.join(touched, "record_key", "left_anti").select(*link_columns)
     links = fresh.unionByName(carried)
     review = matches.review
     if previous_review is not None:
         kept = (previous_review.join(rematched, "record_key", "left_anti")
                 .join(rematched.withColumnRenamed("record_key", "other_record_key"), "other_record_key", "left_anti"))
         review = review.unionByName(kept.select(*review.columns))
-    return IncrementalLinks(links, review, registration.history, matches.model, rematched, matches.term_frequencies)
+    return IncrementalLinks(links, review, registration.history, matches.model, rematched, before, matches.term_frequencies)
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:

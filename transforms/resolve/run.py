@@ -67,7 +67,8 @@ class Linking:
 
     `rebuilt` is None after a full run (every resident's golden record is built); after an
     incremental run it holds the record keys matched again (only their residents, and residents with
-    changed facts, get new golden records).
+    changed facts, get new golden records), and `replaced` the previous residents those records (or
+    records gone) belonged to, whose golden records are not carried.
     """
 
     xref: DataFrame
@@ -76,6 +77,7 @@ class Linking:
     model: dict | None
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)
     rebuilt: DataFrame | None = None
+    replaced: DataFrame | None = None
 
 
 def build_xref(persons: DataFrame, secret: str, run_id: str, previous: DataFrame | None = None) -> Linking:
@@ -102,7 +104,8 @@ def build_xref_incrementally(spark: SparkSession, lake: Lake, persons: DataFrame
                                   load_term_frequencies(spark, model_folder), load_profile(), secret, run_id)
     links = persons.join(found.xref_links, "record_key")
     review = found.review.drop("run_id").withColumn("run_id", F.lit(run_id))
-    return Linking(xref_of(links, run_id), review, found.history, found.model, found.term_frequencies, found.rematched)
+    return Linking(xref_of(links, run_id), review, found.history, found.model, found.term_frequencies, found.rematched,
+                   found.replaced)
 
 
 def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
@@ -169,7 +172,7 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
             if frame is not None:
                 facts[definition.name] = cache(facts_by_resident(frame, xref))
         result.facts = _count_facts(facts)
-        resident, resident_lineage = golden_tables(spark, lake, run_id, previous_run, persons, xref, facts, rules, linking.rebuilt, cache)
+        resident, resident_lineage = golden_tables(spark, lake, run_id, previous_run, persons, xref, facts, rules, linking, cache)
         _write(lake, run_id, result, {
             "resident": resident,
             "review_queue": linking.review,
@@ -184,21 +187,23 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
 
 
 def golden_tables(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, persons: DataFrame, xref: DataFrame,
-                  facts: dict[str, DataFrame], rules, rebuilt: DataFrame | None, cache) -> tuple[DataFrame, DataFrame]:
+                  facts: dict[str, DataFrame], rules, linking: Linking, cache) -> tuple[DataFrame, DataFrame]:
     """`resident` and `resident_lineage`: built by survivorship for every resident, or after an incremental run only for
     residents with a record matched again or a changed fact row, the others carried from the previous run."""
     residents = xref.select("record_key", "resident_id")
-    if rebuilt is None or previous_run is None:
-        winners = cache(choose(all_candidates(persons.join(residents, "record_key"), facts, rules)))
+    linked = xref.select("record_key", "resident_id", "match_rule")  # survivorship asks how each record was linked
+    if linking.rebuilt is None or previous_run is None:
+        winners = cache(choose(all_candidates(persons.join(linked, "record_key"), facts, rules)))
         return golden_records(xref, winners, run_id), lineage(winners, run_id)
-    renewed = cache(residents_to_rebuild(spark, lake, run_id, previous_run, residents, facts, rebuilt))
+    renewed = residents_to_rebuild(spark, lake, run_id, previous_run, residents, facts, linking.rebuilt).localCheckpoint()
     mine = xref.join(F.broadcast(renewed), "resident_id")
-    winners = cache(choose(all_candidates(persons.join(mine.select("record_key", "resident_id"), "record_key"),
+    winners = cache(choose(all_candidates(persons.join(F.broadcast(mine.select("record_key", "resident_id", "match_rule")), "record_key"),
                                           {source: frame.join(F.broadcast(renewed), "resident_id") for source, frame in facts.items()},
                                           rules)))
-    carried = residents.select("resident_id").distinct().join(F.broadcast(renewed), "resident_id", "left_anti")
-    previous_resident = spark.read.parquet(str(lake.resolved(previous_run, "resident"))).join(carried, "resident_id")
-    previous_lineage = spark.read.parquet(str(lake.resolved(previous_run, "resident_lineage"))).join(carried, "resident_id")
+    # Every other previous resident has the same records and facts as before: its rows are carried.
+    dropped = F.broadcast(renewed.unionByName(linking.replaced).distinct())
+    previous_resident = spark.read.parquet(str(lake.resolved(previous_run, "resident"))).join(dropped, "resident_id", "left_anti")
+    previous_lineage = spark.read.parquet(str(lake.resolved(previous_run, "resident_lineage"))).join(dropped, "resident_id", "left_anti")
     resident = golden_records(mine, winners, run_id).unionByName(previous_resident.withColumn("run_id", F.lit(run_id)))
     return resident, lineage(winners, run_id).unionByName(previous_lineage.withColumn("run_id", F.lit(run_id)))
 
@@ -219,7 +224,7 @@ def residents_to_rebuild(spark: SparkSession, lake: Lake, run_id: str, previous_
         subjects = current.select("fact_key", "record_key").unionByName(previous.select("fact_key", "record_key")).distinct()
         keys.append(changed.withColumnRenamed("record_key", "fact_key").join(subjects, "fact_key").select("record_key"))
     touched = reduce(DataFrame.unionByName, keys).distinct()
-    return residents.join(touched, "record_key").select("resident_id").distinct()
+    return residents.join(F.broadcast(touched), "record_key").select("resident_id").distinct()
 
 
 def _count_facts(facts: dict[str, DataFrame]) -> dict[str, int]:
