@@ -9,11 +9,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
+from .clock import StepClock
 from .context import RunContext
 
 log = logging.getLogger(__name__)
@@ -40,21 +39,6 @@ def as_plain(value: Any) -> Any:
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)
-
-
-class StepClock:
-    """Wall seconds of each step of a run, in the order they ran (the run report's `step_seconds`)."""
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[name] = round(time.perf_counter() - started, 2)
 
 
 def extract_step(ctx: RunContext, source: str, batch_id: str | None = None, progress: Progress = _noop) -> dict:

@@ -173,11 +173,13 @@ def run_incremental(spark, definitions, lake, city_dir: Path, home: Path, previo
     for run_id in ("changes_full", "changes_incremental"):
         shutil.rmtree(lake.standardised(run_id), ignore_errors=True)
         shutil.copytree(lake.standardised("changes"), lake.standardised(run_id))
+    parts: dict[str, dict[str, list[float]]] = {"full_resolve": {}, "incremental_resolve": {}}
     for _ in range(repeats):
-        timed(stages["full_resolve"], lambda: resolve_residents(spark, definitions, lake, "changes_full", HUB_SECRET,
-                                                                 previous_run=previous_run))
-        timed(stages["incremental_resolve"], lambda: resolve_residents(spark, definitions, lake, "changes_incremental", HUB_SECRET,
-                                                                        previous_run=previous_run, incremental=True))
+        for stage, run_id, incremental in (("full_resolve", "changes_full", False), ("incremental_resolve", "changes_incremental", True)):
+            resolved = timed(stages[stage], lambda: resolve_residents(spark, definitions, lake, run_id, HUB_SECRET,
+                                                                       previous_run=previous_run, incremental=incremental))
+            for part, seconds in resolved.step_seconds.items():
+                parts[stage].setdefault(part, []).append(seconds)
     current = spark.read.parquet(str(lake.standardised_persons("changes")))
     before = spark.read.parquet(str(lake.standardised_persons(previous_run)))
     changed = {row.record_key for row in changed_keys(current, before).collect()}
@@ -191,6 +193,8 @@ def run_incremental(spark, definitions, lake, city_dir: Path, home: Path, previo
         "setup_seconds": {"advance_city": _rounded(advance_seconds), "extract_second_batch": _rounded(extract_seconds)},
         "changed_records": len(changed), "records": records,
         "stages": {name: timing.to_dict(records) for name, timing in stages.items()},
+        "parts_median_seconds": {stage: {part: _rounded(statistics.median(runs)) for part, runs in by_part.items()}
+                                 for stage, by_part in parts.items()},
         "incremental_share_of_full": round(incremental_seconds / full_seconds, 4),
         "same_links_as_full": sum(full.get(key) == rid for key, rid in incremental.items()) / records,
         "kept_ids": {"full": kept_ids(previous, full, changed), "incremental": kept_ids(previous, incremental, changed)},
@@ -233,12 +237,15 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
               "plain_splink": StageTiming()}
     sources = [definition.name for definition in definitions]
     predictions: dict[str, dict[str, str]] = {}
+    resolve_parts: dict[str, list[float]] = {}  # the resolve step's own split: link, golden_records
     for repeat in range(repeats):
         run_id = f"bench{repeat}"
         timed(stages["cityhub_standardise"], lambda: standardise_sources(spark, definitions, lake, run_id))
         # The pipeline's validation of the standardised layer (GX suites per department), for its share of the run.
         timed(stages["cityhub_validate"], lambda: validate_standardised_sources(spark, lake, run_id, sources, home / "runs" / run_id))
-        timed(stages["cityhub_resolve"], lambda: resolve_residents(spark, definitions, lake, run_id, HUB_SECRET))
+        resolved = timed(stages["cityhub_resolve"], lambda: resolve_residents(spark, definitions, lake, run_id, HUB_SECRET))
+        for part, seconds in resolved.step_seconds.items():
+            resolve_parts.setdefault(part, []).append(seconds)
         # The peer reads the same standardised records (its raw columns only).
         predictions["plain_splink"] = timed(stages["plain_splink"], lambda: run_plain_splink(spark, lake, run_id))
         predictions["cityhub"] = xref_clusters(lake, run_id)
@@ -257,6 +264,8 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
         "setup_seconds": {"generate_city": _rounded(generation_seconds), "extract_all_sources": _rounded(extract_seconds)},
         "machine": machine_facts(spark),
         "stages": {name: timing.to_dict(records) for name, timing in stages.items()},
+        "resolve_parts": {part: {"median_seconds": _rounded(statistics.median(runs)), "runs_seconds": [_rounded(r) for r in runs]}
+                          for part, runs in resolve_parts.items()},
         "accuracy": accuracy,
         "incremental": incremental,
     }
@@ -281,6 +290,16 @@ def stage_table(stages: dict, with_rate: bool) -> list[str]:
     return lines
 
 
+def resolve_parts_lines(parts: dict, plain_seconds: float) -> list[str]:
+    """The resolve step's split: linking (what the peer does too) and golden records (which it does not)."""
+    if not parts:
+        return []
+    link, golden = parts["link"]["median_seconds"], parts["golden_records"]["median_seconds"]
+    return [f"Of cityhub's resolve, linking (matching, clustering, resident ids: xref, review queue, id history) took {link:.1f} s "
+            f"against plain Splink's {plain_seconds:.1f} s for its clusters; golden records, lineage and facts by resident, "
+            f"which the plain pipeline does not build, {golden:.1f} s (medians of each part).", ""]
+
+
 def markdown(result: dict) -> str:
     """The results as a markdown section: setup, timings side by side, accuracy side by side."""
     stages, acc, m, setup = result["stages"], result["accuracy"], result["machine"], result["setup_seconds"]
@@ -302,6 +321,7 @@ def markdown(result: dict) -> str:
               f"{stages['cityhub_validate']['median_seconds'] / pipeline_seconds:.1%} of standardise + validate + resolve"
               + (f" ({stages['cityhub_validate']['median_seconds'] / (pipeline_seconds + setup['extract_all_sources']):.1%} "
                  f"with the extract of {setup['extract_all_sources']:.0f} s)" if setup.get("extract_all_sources") else "") + ".", "",
+              *resolve_parts_lines(result.get("resolve_parts") or {}, stages["plain_splink"]["median_seconds"]),
               "| metric | cityhub | plain Splink |", "|---|---:|---:|"]
     for metric in ("pairwise_precision", "pairwise_recall", "pairwise_f1", "bcubed_precision", "bcubed_recall", "bcubed_f1",
                    "predicted_clusters", "true_persons", "predicted_pairs", "true_pairs", "true_positive_pairs"):
@@ -326,6 +346,9 @@ def incremental_markdown(inc: dict) -> list[str]:
     lines += ["", f"Incremental resolve takes {inc['incremental_share_of_full']:.1%} of the full resolve's time; "
               f"{inc['same_links_as_full']:.4%} of records get the same resident_id as in the full run.", "",
               "| | full | incremental |", "|---|---:|---:|",
+              *(f"| {part} s (median) | {_fmt(inc['parts_median_seconds']['full_resolve'].get(part), 1)} | "
+                f"{_fmt(inc['parts_median_seconds']['incremental_resolve'].get(part), 1)} |"
+                for part in inc.get("parts_median_seconds", {}).get("full_resolve", {})),
               f"| unchanged residents | {kept['full']['unchanged_residents']:,} | {kept['incremental']['unchanged_residents']:,} |",
               f"| kept their resident_id | {kept['full']['kept_id']:,} ({kept['full']['kept_share']:.4%}) | "
               f"{kept['incremental']['kept_id']:,} ({kept['incremental']['kept_share']:.4%}) |"]

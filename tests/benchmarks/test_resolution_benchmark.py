@@ -15,3 +15,17 @@ def test_kept_ids_counts_only_residents_none_of_whose_records_changed():
 
 def test_kept_ids_with_nothing_unchanged_has_no_share():
     assert kept_ids({"a": "R1"}, {"a": "R2"}, changed={"a"})["kept_share"] is None
+
+
+def test_the_results_set_linking_against_the_peer_and_golden_records_apart():
+    import json
+    from pathlib import Path
+
+    from benchmarks.resolution.run import RESULTS_DIR, markdown
+
+    result = json.loads((Path(RESULTS_DIR) / "resolution-100000-hard.json").read_text(encoding="utf-8"))
+    result["resolve_parts"] = {"link": {"median_seconds": 40.0, "runs_seconds": [40.0]},
+                               "golden_records": {"median_seconds": 14.0, "runs_seconds": [14.0]}}
+    text = markdown(result)
+    assert "linking (matching, clustering, resident ids: xref, review queue, id history) took 40.0 s" in text
+    assert "golden records, lineage and facts by resident, which the plain pipeline does not build, 14.0 s" in text

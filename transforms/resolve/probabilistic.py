@@ -67,23 +67,37 @@ def rule_pairs(frame: DataFrame, columns: list[str]) -> tuple[float, int]:
     return float(counted["pairs"] or 0.0), int(counted["records"] or 0)
 
 
-def prior_match_probability(frame: DataFrame, profile: MatchingProfile) -> float:
+class PairCounts:
+    """`rule_pairs` of one frame, each rule counted once: training asks for the same rule (the ID label) more than once."""
+
+    def __init__(self, frame: DataFrame) -> None:
+        self.frame = frame
+        self._counted: dict[tuple[str, ...], tuple[float, int]] = {}
+
+    def __call__(self, columns: list[str]) -> tuple[float, int]:
+        key = tuple(columns)
+        if key not in self._counted:
+            self._counted[key] = rule_pairs(self.frame, list(columns))
+        return self._counted[key]
+
+
+def prior_match_probability(counts: PairCounts, profile: MatchingProfile) -> float:
     """λ, the probability that two random records match: pairs agreeing on the deterministic rule, over its recall, over all pairs.
 
     What Splink's `estimate_probability_two_random_records_match` computes for one rule, as one
     aggregation instead of a blocking job.
     """
-    agreeing, records = rule_pairs(frame, profile.training.deterministic_rule)
+    agreeing, records = counts(profile.training.deterministic_rule)
     total = records * (records - 1) / 2
     if total == 0 or agreeing == 0:
         return 1.0 / max(records, 2)  # nothing to estimate from: about one match per record
     return min(agreeing / profile.training.deterministic_recall / total, 0.5)
 
 
-def too_few_labels(frame: DataFrame, profile: MatchingProfile) -> bool:
+def too_few_labels(counts: PairCounts, profile: MatchingProfile) -> bool:
     """True when the run has fewer labelled pairs than the profile needs to train m (no label column: never)."""
     column = profile.training.label_column
-    return column is not None and rule_pairs(frame, [column])[0] < profile.training.min_label_pairs
+    return column is not None and counts([column])[0] < profile.training.min_label_pairs
 
 
 def train(linker, profile: MatchingProfile) -> None:
@@ -210,13 +224,15 @@ def training_sample(frame: DataFrame, records: int, total: int) -> DataFrame:
     return frame.where(F.abs(F.xxhash64("cluster_key")) % 1_000_000 < share)
 
 
-def trained_model(frame: DataFrame, profile: MatchingProfile, db_api) -> dict:
-    """A model trained on (a sample of) the frame: λ from all of it, u, m from the sample (see `train`)."""
+def trained_model(counts: PairCounts, profile: MatchingProfile, db_api) -> dict:
+    """A model trained on (a sample of) the counted frame: λ from all of it, u, m from the sample (see `train`)."""
     from splink import Linker
 
+    frame = counts.frame
     untrained = settings(profile)
-    untrained["probability_two_random_records_match"] = prior_match_probability(frame, profile)
-    sample = training_sample(frame, profile.training.sample_records, frame.count()).persist()
+    untrained["probability_two_random_records_match"] = prior_match_probability(counts, profile)
+    records = counts(profile.training.deterministic_rule)[1]  # every record, counted with the rule
+    sample = training_sample(frame, profile.training.sample_records, records).persist()
     try:
         linker = Linker(db_api.register(sample), untrained, log_level=logging.WARNING)
         train(linker, profile)
@@ -243,10 +259,11 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
     from splink import Linker, SparkAPI
 
     db_api = SparkAPI(spark_session=frame.sparkSession)
-    if model is None and profile.model and too_few_labels(frame, profile):
+    counts = PairCounts(frame)
+    if model is None and profile.model and too_few_labels(counts, profile):
         model = profile.trained_model()  # too small a run to estimate m on: the profile's reference model
     if model is None:
-        model = trained_model(frame, profile, db_api)
+        model = trained_model(counts, profile, db_api)
     linker = Linker(db_api.register(frame), model, log_level=logging.WARNING)
     tables = {}
     for column in tf_columns(model):

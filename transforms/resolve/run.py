@@ -9,6 +9,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from cityhub.clock import StepClock
 from cityhub.lake import Lake
 from connectors.definition import SourceDefinition
 
@@ -37,6 +38,9 @@ class ResolveResult:
     xref_by_rule: dict[str, int] = field(default_factory=dict)
     facts: dict[str, int] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
+    # Wall seconds of its two parts: `link` (matching, clustering, resident ids: the checked xref, the
+    # review queue, the id history) and `golden_records` (facts by resident, survivorship, lineage).
+    step_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
     def records(self) -> int:
@@ -48,7 +52,7 @@ class ResolveResult:
         return {
             "run_id": self.run_id, "residents": self.residents, "records": self.records,
             "xref_by_rule": dict(self.xref_by_rule), "facts": dict(self.facts),
-            "paths": {k: str(v) for k, v in self.paths.items()},
+            "paths": {k: str(v) for k, v in self.paths.items()}, "step_seconds": dict(self.step_seconds),
         }
 
 
@@ -154,33 +158,36 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
         cached.append(frame.persist())
         return frame
 
+    clock = StepClock()
     try:
-        persons = cache(persons)
-        if incremental and previous_run is not None:
-            linking = build_xref_incrementally(spark, lake, persons, previous_run, hub_secret, run_id)
-        else:
-            linking = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
-        save_model(lake.resolved(run_id, "matching_model"), linking.model, linking.term_frequencies)
-        # Written first and read back: everything after builds on the xref, and its lineage (matching,
-        # clustering, the registry) would make every later query plan huge.
-        _write(lake, run_id, result, {"resident_xref": linking.xref.select(*XREF_COLUMNS)})
-        xref = cache(spark.read.parquet(str(result.paths["resident_xref"])))
-        result.residents, result.xref_by_rule = check_xref(xref)
-        facts = {}
-        for definition in definitions:
-            frame = _read(spark, lake.standardised_facts(run_id, definition.name))
-            if frame is not None:
-                facts[definition.name] = cache(facts_by_resident(frame, xref))
-        result.facts = _count_facts(facts)
-        resident, resident_lineage = golden_tables(spark, lake, run_id, previous_run, persons, xref, facts, rules, linking, cache)
-        _write(lake, run_id, result, {
-            "resident": resident,
-            "review_queue": linking.review,
-            "resident_id_history": linking.history,
-            "resident_lineage": resident_lineage,
-            **{f"fact_{source}": frame for source, frame in facts.items()},
-        })
+        with clock.step("link"):
+            persons = cache(persons)
+            if incremental and previous_run is not None:
+                linking = build_xref_incrementally(spark, lake, persons, previous_run, hub_secret, run_id)
+            else:
+                linking = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
+            save_model(lake.resolved(run_id, "matching_model"), linking.model, linking.term_frequencies)
+            # Written first and read back: everything after builds on the xref, and its lineage (matching,
+            # clustering, the registry) would make every later query plan huge.
+            _write(lake, run_id, result, {"resident_xref": linking.xref.select(*XREF_COLUMNS)})
+            xref = cache(spark.read.parquet(str(result.paths["resident_xref"])))
+            result.residents, result.xref_by_rule = check_xref(xref)
+            _write(lake, run_id, result, {"review_queue": linking.review, "resident_id_history": linking.history})
+        with clock.step("golden_records"):
+            facts = {}
+            for definition in definitions:
+                frame = _read(spark, lake.standardised_facts(run_id, definition.name))
+                if frame is not None:
+                    facts[definition.name] = cache(facts_by_resident(frame, xref))
+            result.facts = _count_facts(facts)
+            resident, resident_lineage = golden_tables(spark, lake, run_id, previous_run, persons, xref, facts, rules, linking, cache)
+            _write(lake, run_id, result, {
+                "resident": resident,
+                "resident_lineage": resident_lineage,
+                **{f"fact_{source}": frame for source, frame in facts.items()},
+            })
     finally:
+        result.step_seconds = clock.seconds
         for frame in cached:
             frame.unpersist()
     return result
