@@ -9,7 +9,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from transforms.standardise.person import BIRTH_DATE_FROM_ID_REPAIR, GENDER_FROM_ID_REPAIR
+from transforms.standardise.person import FROM_ID_REPAIRS
 
 from .linking import has_flag, id_conflict, valid_id, with_id_checks
 from .profile import MatchingProfile
@@ -65,8 +65,7 @@ def comparison_columns(records: DataFrame, profile: MatchingProfile) -> DataFram
         if "repairs" in records.columns:
             # Nor is what standardisation read from that number: it is the other person's birth date and gender.
             frame = frame.withColumns({
-                column: F.when(~(conflict & has_flag(repair, "repairs")), F.col(column))
-                for column, repair in (("birth_date", BIRTH_DATE_FROM_ID_REPAIR), ("gender", GENDER_FROM_ID_REPAIR))
+                column: F.when(~(conflict & has_flag(repair, "repairs")), F.col(column)) for column, repair in FROM_ID_REPAIRS.items()
             })
         length = F.length("id_number")
         frame = frame.withColumns({

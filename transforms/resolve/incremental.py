@@ -85,16 +85,24 @@ def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
 
 
 def affected_residents(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """resident_id of previous residents a changed record belongs to or could be compared with."""
-    changed_blocks = blocking_keys(persons.join(F.broadcast(changed), "record_key"), profile).select("key").distinct()
-    neighbours = blocking_keys(persons, profile).join(F.broadcast(changed_blocks), "key").select("record_key")
-    touched = neighbours.unionByName(changed).distinct()
-    return previous_xref.join(touched, "record_key").select("resident_id").distinct()
+    """resident_id of previous residents a changed record belongs to or could be compared with.
+
+    The keys are computed once over all records, so a changed record's keys are exactly the ones a
+    full run would block it on (its ID checks look at every record sharing its number).
+    """
+    keys = blocking_keys(persons, profile).persist()
+    try:
+        changed_blocks = keys.join(F.broadcast(changed), "record_key").select("key").distinct()
+        neighbours = keys.join(F.broadcast(changed_blocks), "key").select("record_key")
+        touched = neighbours.unionByName(changed).distinct()
+        return previous_xref.join(touched, "record_key").select("resident_id").distinct().localCheckpoint()
+    finally:
+        keys.unpersist()
 
 
 def rematch_keys(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
     """record_key of the run's records to match again: changed ones and every record of an affected resident."""
-    residents = affected_residents(persons, changed, previous_xref, profile).localCheckpoint()
+    residents = affected_residents(persons, changed, previous_xref, profile)
     of_affected = previous_xref.join(F.broadcast(residents), "resident_id").select("record_key")
     current = persons.select("record_key")
     return of_affected.unionByName(changed).distinct().join(current, "record_key")

@@ -34,6 +34,11 @@ def has_flag(flag: str, column: str = "flags") -> Column:
     return F.coalesce(F.array_contains(F.split(F.col(column), ","), F.lit(flag)), F.lit(False))
 
 
+def valid_number() -> Column:
+    """True for a record whose standardised number has a usable status (valid, upgraded or repaired)."""
+    return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
+
+
 def borrowed_number(valid: Column, contradicted: Column) -> Column:
     """True for a record whose usable number is most likely someone else's although no birth date of its own says so.
 
@@ -70,9 +75,11 @@ def with_id_checks(records: DataFrame) -> DataFrame:
     """
     if set(ID_CHECK_COLUMNS) <= set(records.columns):
         return records
-    valid = F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
+    valid = valid_number()
     contradicted = valid & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
-    conflicting = contradicted | borrowed_number(valid, contradicted) if "repairs" in records.columns else contradicted
+    conflicting = contradicted
+    if "repairs" in records.columns:  # without repairs a file cannot say which birth dates were read from the number
+        conflicting = contradicted | borrowed_number(valid, contradicted)
     checked = records.withColumns({"id_valid": valid, "id_conflicting": conflicting, "id_zero_tail": valid & has_flag(ZERO_TAIL_FLAG)})
     return checked.withColumn("id_usable", F.col("id_valid") & ~F.col("id_conflicting") & ~F.col("id_zero_tail"))
 

@@ -16,11 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from transforms.standardise.id_number import USABLE_STATUSES
-from transforms.standardise.person import ZERO_TAIL_FLAG
+from transforms.standardise.person import FROM_ID_REPAIRS, ZERO_TAIL_FLAG
 from transforms.standardise.udfs import parse_date_udf
 
-from .linking import ID_NUMBER, has_flag
+from .linking import ID_NUMBER, has_flag, valid_number
 
 DEFAULT_RULES = Path(__file__).with_name("survivorship.yaml")
 AUTHORITY, MOST_RECENT, MOST_FREQUENT = "authority", "most_recent", "most_frequent"
@@ -113,10 +112,15 @@ def borrowed(field: str) -> Column:
 
     A usable number (not a zeroed tail) always anchors its record unless linking judged it someone
     else's (a parent's on a child's record): then neither it nor what standardisation read from it
-    (`<field>:from_id_number`) describes this resident. Needs the xref's match_rule beside the record.
+    (`FROM_ID_REPAIRS`) describes this resident. Needs the xref's match_rule beside the record.
     """
-    usable = F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES)) & ~has_flag(ZERO_TAIL_FLAG)
-    from_number = F.lit(True) if field == "id_number" else has_flag(f"{field}:from_id_number", "repairs")
+    usable = valid_number() & ~has_flag(ZERO_TAIL_FLAG)
+    if field == "id_number":
+        from_number = F.lit(True)
+    elif field in FROM_ID_REPAIRS:
+        from_number = has_flag(FROM_ID_REPAIRS[field], "repairs")
+    else:
+        from_number = F.lit(False)  # nothing else is read from the number
     return usable & (F.col("match_rule") != ID_NUMBER) & from_number
 
 

@@ -47,6 +47,8 @@ BIRTH_DATE_MISMATCH_FLAG = "birth_date:id_number_mismatch"
 BIRTH_DATE_SLIP_FLAG = "birth_date:typing_slip_of_id_number"
 BIRTH_DATE_FROM_ID_REPAIR = "birth_date:from_id_number"
 GENDER_FROM_ID_REPAIR = "gender:from_id_number"
+# The canonical fields standardisation may read from the record's ID number, with the repair saying so.
+FROM_ID_REPAIRS = {"birth_date": BIRTH_DATE_FROM_ID_REPAIR, "gender": GENDER_FROM_ID_REPAIR}
 
 
 def _note(notes: list[str], field: str, codes: Iterable[str]) -> None:
