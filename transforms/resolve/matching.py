@@ -23,13 +23,20 @@ from pyspark.sql import functions as F
 from .columns import comparison_columns, helper_columns
 from .guardrails import cluster
 from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
-from .linking import SINGLETON, id_conflict, link_records, usable_id, with_id_checks
+from .linking import ID_CHECK_COLUMNS, SINGLETON, id_conflict, link_records, usable_id, with_id_checks
 from .probabilistic import score_pairs
 from .profile import MatchingProfile, load_profile
 
 REVIEW_COLUMNS = ("record_key", "other_record_key", "reason", "match_probability", "evidence")
 REVIEW_SCHEMA = "record_key string, other_record_key string, reason string, match_probability double, evidence string"
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability", "match_evidence")
+# What identifies a record in the xref: the links carry these of the person columns, no others.
+RECORD_COLUMNS = ("record_key", "source", "stream", "source_record_id", "batch_id")
+# What id_conflicts reads of a record: its number as standardised (the scoring columns blank a conflicting one) and its checks.
+CONFLICT_COLUMNS = ("id_number", "flags", *ID_CHECK_COLUMNS)
+# Prefix of the carried columns in the scoring frame: comparison_columns rewrites some person
+# columns (id_number, birth_date…) for scoring, and the carried ones must stay as they were.
+CARRIED = "_link_"
 PROBABILISTIC, ID_CONFLICT = "probabilistic", "id_conflict"
 
 
@@ -37,7 +44,7 @@ PROBABILISTIC, ID_CONFLICT = "probabilistic", "id_conflict"
 class Matches:
     """The result of matching: one link per input record, pairs for review, and the trained model."""
 
-    links: DataFrame   # input columns + anchor_kind, anchor_value, match_rule, match_probability, match_evidence
+    links: DataFrame   # RECORD_COLUMNS (those the input has) + anchor_kind, anchor_value, match_rule, match_probability, match_evidence
     review: DataFrame  # REVIEW_COLUMNS, evidence as JSON text
     model: dict | None  # the trained Splink model (JSON-able), reusable without retraining
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)  # column → its Splink term frequency table
@@ -57,7 +64,10 @@ def unlinked(persons: DataFrame) -> DataFrame:
 
 
 def id_conflicts(persons: DataFrame) -> DataFrame:
-    """Review rows for records whose usable ID number contradicts their own birth data, against the number's first anchored record."""
+    """Review rows for records whose usable ID number contradicts their own birth data, against the number's first anchored record.
+
+    `persons` needs record_key, id_number, flags and the ID checks (added when missing).
+    """
     persons = with_id_checks(persons)
     flagged = persons.filter(id_conflict()).select("record_key", "id_number", F.col("flags"))
     holders = persons.filter(usable_id()).groupBy("id_number").agg(F.min("record_key").alias("other_record_key"))
@@ -75,16 +85,27 @@ def guard_number(links: DataFrame) -> Column:
     return anchor.when(F.col("id_zero_tail") & ~id_conflict(), F.col("id_number"))
 
 
+def scoring_columns(profile: MatchingProfile) -> list[str]:
+    """The columns Splink scores on: record_key, id_anchor, id_guard, cluster_key and those the profile compares and blocks on."""
+    return list(dict.fromkeys(["record_key", "id_anchor", "id_guard", "cluster_key", *profile.columns(), *helper_columns(profile)]))
+
+
 def prepare_columns(links: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """The frame Splink scores: record_key, id_anchor, id_guard, cluster_key and the columns the profile compares and blocks on."""
+    """The links' scoring columns beside the columns carried past scoring (RECORD_COLUMNS, LINK_COLUMNS, CONFLICT_COLUMNS present)."""
     frame = links.withColumns({
         "cluster_key": F.concat_ws(":", "anchor_kind", "anchor_value"),
         "id_anchor": F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value")),
         "id_guard": guard_number(links),
     })
-    frame = comparison_columns(frame, profile)
-    wanted = ["record_key", "id_anchor", "id_guard", "cluster_key", *profile.columns(), *helper_columns(profile)]
-    return frame.select(*dict.fromkeys(wanted))
+    carried = [F.col(c).alias(f"{CARRIED}{c}") for c in dict.fromkeys((*RECORD_COLUMNS, *LINK_COLUMNS, *CONFLICT_COLUMNS))
+               if c in links.columns and c != "record_key"]
+    frame = comparison_columns(frame.select("*", *carried), profile)
+    return frame.select(*scoring_columns(profile), *(c for c in frame.columns if c.startswith(CARRIED)))
+
+
+def carried(frame: DataFrame, columns: tuple[str, ...]) -> DataFrame:
+    """record_key and those of `columns` a prepare_columns frame carries, under their own names."""
+    return frame.select("record_key", *(F.col(f"{CARRIED}{c}").alias(c) for c in columns if f"{CARRIED}{c}" in frame.columns))
 
 
 def apply_clusters(links: DataFrame, anchors: dict, record_links: dict) -> DataFrame:
@@ -120,15 +141,18 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     spark = persons.sparkSession
     links = link_records(persons) if profile.id_anchored else unlinked(persons)
     links = links.withColumn("match_probability", F.col("match_probability").cast("double")).withColumn("match_evidence", rule_evidence())
-    links = links.persist()
+    # One cache, narrow: what Splink scores, what the links carry on and what id_conflicts reads. Counted at once so the
+    # planner knows its real size (a small incremental part then joins by broadcast, not by shuffles).
     frame = prepare_columns(links, profile).persist()
+    frame.count()
     try:
-        pairs, model, term_frequencies = score_pairs(frame, profile, model, term_frequencies)
+        pairs, model, term_frequencies = score_pairs(frame.select(*scoring_columns(profile)), profile, model, term_frequencies)
         clusters = cluster(pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
+        linked = apply_clusters(carried(frame, RECORD_COLUMNS + LINK_COLUMNS), clusters.anchors, clusters.links).localCheckpoint()
+        review = spark.createDataFrame(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), REVIEW_SCHEMA)
+        if profile.id_anchored:
+            review = id_conflicts(carried(frame, CONFLICT_COLUMNS)).unionByName(review).localCheckpoint()
     finally:
         frame.unpersist()
-    review = spark.createDataFrame(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), REVIEW_SCHEMA)
-    if profile.id_anchored:
-        review = id_conflicts(persons).unionByName(review)
-    return Matches(links=apply_clusters(links, clusters.anchors, clusters.links), review=review, model=model,
+    return Matches(links=linked, review=review, model=model,
                    term_frequencies=term_frequencies)

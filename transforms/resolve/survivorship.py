@@ -193,17 +193,26 @@ def all_candidates(persons: DataFrame, facts: dict[str, DataFrame], rules: Survi
 
 
 def choose(candidates: DataFrame) -> DataFrame:
-    """One winner per resident and attribute, with the rule that decided it (authority, most_recent, most_frequent)."""
-    frequency = F.count(F.lit(1)).over(Window.partitionBy("resident_id", "attribute", "value"))
+    """One winner per resident and attribute, with the rule that decided it (authority, most_recent, most_frequent).
+
+    Both windows are partitioned by resident alone (attribute leads the ordering), so the candidates
+    are shuffled once, and the golden record's grouping by resident after them needs no shuffle.
+    """
+    by_resident = Window.partitionBy("resident_id")
+    # Peers in the (attribute, value) ordering are the candidates with the same value for the attribute.
+    frequency = F.count(F.lit(1)).over(by_resident.orderBy("attribute", "value").rangeBetween(Window.currentRow, Window.currentRow))
     ranked = candidates.withColumn("frequency", F.when(F.col("value").isNotNull(), frequency).otherwise(F.lit(0)))
-    order = Window.partitionBy("resident_id", "attribute").orderBy(
-        F.col("value").isNull(), "authority_rank", F.col("updated_at").desc_nulls_last(),
+    order = by_resident.orderBy(
+        "attribute", F.col("value").isNull(), "authority_rank", F.col("updated_at").desc_nulls_last(),
         F.col("frequency").desc(), "record_key",
     )
-    ranked = ranked.select("*", F.row_number().over(order).alias("position"),
-                           F.lead("updated_at").over(order).alias("next_updated_at"))
-    winners = ranked.filter(F.col("position") == 1)
-    recent = F.col("updated_at").isNotNull() & (F.col("next_updated_at").isNull() | (F.col("updated_at") > F.col("next_updated_at")))
+    ranked = ranked.select(
+        "*", F.lag("attribute").over(order).alias("previous_attribute"),
+        F.lead("attribute").over(order).alias("next_attribute"), F.lead("updated_at").over(order).alias("next_updated_at"),
+    )
+    winners = ranked.filter(F.col("previous_attribute").isNull() | (F.col("previous_attribute") != F.col("attribute")))
+    runner_up = F.when(F.col("next_attribute") == F.col("attribute"), F.col("next_updated_at"))
+    recent = F.col("updated_at").isNotNull() & (runner_up.isNull() | (F.col("updated_at") > runner_up))
     rule = (F.when(F.col("authority_rank") < _NOT_AN_AUTHORITY, F.lit(AUTHORITY))
             .when(recent, F.lit(MOST_RECENT)).otherwise(F.lit(MOST_FREQUENT)))
     return winners.select(*CANDIDATE_COLUMNS, rule.alias("rule"))
