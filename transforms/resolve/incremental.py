@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -30,6 +29,7 @@ from transforms.standardise.person import PERSON_COLUMNS
 
 from .columns import comparison_columns
 from .matching import match_persons
+from .probabilistic import rule_keys
 from .profile import MatchingProfile
 from .registry import assign_persistent_ids
 
@@ -71,17 +71,8 @@ def changed_keys(current: DataFrame, previous: DataFrame, key: str = "record_key
 
 
 def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """(record_key, key): every record's value of every blocking rule it has all columns for, as a 64-bit hash of the rule and the value.
-
-    One pass over the records: each row's keys are built as an array and exploded, rather than one
-    scan per rule.
-    """
-    frame = comparison_columns(persons, profile)
-    keys = []
-    for position, rule in enumerate(profile.blocking):
-        present = reduce(lambda a, b: a & b, (F.col(c).isNotNull() for c in rule))
-        keys.append(F.when(present, F.xxhash64(F.lit(position), *rule)))
-    return frame.select("record_key", F.explode(F.array_compact(F.array(*keys))).alias("key"))
+    """(record_key, key): every record's key for every blocking rule it has all columns for (probabilistic.rule_keys)."""
+    return rule_keys(comparison_columns(persons, profile), profile.blocking).select("record_key", "key")
 
 
 def affected_residents(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
