@@ -97,9 +97,9 @@ def prepare_columns(links: DataFrame, profile: MatchingProfile) -> DataFrame:
         "id_anchor": F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value")),
         "id_guard": guard_number(links),
     })
-    carried = [F.col(c).alias(f"{CARRIED}{c}") for c in dict.fromkeys((*RECORD_COLUMNS, *LINK_COLUMNS, *CONFLICT_COLUMNS))
-               if c in links.columns and c != "record_key"]
-    frame = comparison_columns(frame.select("*", *carried), profile)
+    kept = [F.col(c).alias(f"{CARRIED}{c}") for c in dict.fromkeys((*RECORD_COLUMNS, *LINK_COLUMNS, *CONFLICT_COLUMNS))
+            if c in links.columns and c != "record_key"]
+    frame = comparison_columns(frame.select("*", *kept), profile)
     return frame.select(*scoring_columns(profile), *(c for c in frame.columns if c.startswith(CARRIED)))
 
 

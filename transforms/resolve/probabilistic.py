@@ -54,12 +54,17 @@ def settings(profile: MatchingProfile) -> dict:
     }
 
 
-def rule_pairs(frame: DataFrame, columns: list[str]) -> tuple[float, int]:
-    """(pairs of records agreeing on every one of `columns`, records): the groups' Σ C(n, 2), in one aggregation."""
+def all_present(columns: list[str]) -> Column:
+    """True where every one of `columns` has a value: a blocking rule or a counted rule applies to the record."""
     present = F.lit(True)
     for column in columns:
         present = present & F.col(column).isNotNull()
-    groups = frame.groupBy(F.when(present, F.struct(*columns)).alias("group")).count()
+    return present
+
+
+def rule_pairs(frame: DataFrame, columns: list[str]) -> tuple[float, int]:
+    """(pairs of records agreeing on every one of `columns`, records): the groups' Σ C(n, 2), in one aggregation."""
+    groups = frame.groupBy(F.when(all_present(columns), F.struct(*columns)).alias("group")).count()
     counted = groups.agg(
         F.sum(F.when(F.col("group").isNotNull(), F.col("count") * (F.col("count") - 1) / 2)).alias("pairs"),
         F.sum("count").alias("records"),
@@ -200,10 +205,7 @@ def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] =
     """
     keys = []
     for position, rule in enumerate(rules):
-        present = F.lit(True)
-        for column in rule:
-            present = present & F.col(column).isNotNull()
-        keys.append(F.when(present, F.struct(F.lit(position).alias("rule"), F.xxhash64(F.lit(position), *rule).alias("key"))))
+        keys.append(F.when(all_present(rule), F.struct(F.lit(position).alias("rule"), F.xxhash64(F.lit(position), *rule).alias("key"))))
     exploded = frame.select("record_key", *carry, F.explode(F.array_compact(F.array(*keys))).alias("block"))
     return exploded.select("record_key", *carry, "block.rule", "block.key")
 
