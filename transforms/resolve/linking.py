@@ -6,7 +6,10 @@
    name and birth date (then: name pinyin and birth date), with no conflicting gender.
 3. Remaining records with the same name, birth date and gender link together; the rest stand alone.
 
-Each step is a window over the records (no joins), so the whole linking is three shuffles. The
+Each step is a window over the records (no joins). Every step's window partitions by birth date
+among other keys, so the records are shuffled once by birth date for all of them (a hash
+partitioning on birth date alone clusters every (…, birth_date, …) partition): two shuffles in all,
+with the ID checks' window by number. The
 output says, per record, what anchors its resident (`anchor_kind`, `anchor_value`), the rule that
 linked it and how sure the rule is; probabilistic scoring (Splink) can later replace steps 2–3 by
 producing the same columns.
@@ -39,17 +42,22 @@ def valid_number() -> Column:
     return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
 
 
-def borrowed_number(valid: Column, contradicted: Column) -> Column:
+def vouched_names(valid: Column, contradicted: Column) -> Column:
+    """The names of the records sharing this record's number that vouch for it (a usable number, a birth date stated and agreeing)."""
+    stated = ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
+    return F.collect_set(F.when(valid & stated & ~contradicted, F.col("name"))).over(Window.partitionBy("id_number"))
+
+
+def borrowed_number(valid: Column, vouched: Column) -> Column:
     """True for a record whose usable number is most likely someone else's although no birth date of its own says so.
 
     The record stated no birth date (it was read from the number), so the birth-date check cannot
     catch a parent's number on a child's record; its name then decides: it shares no character with
-    the name of any record that vouches for the number (stated the number's own birth date). A typo,
-    a homophone or a traditional form still shares characters with the right name; a child's name
-    with the other parent's surname does not.
+    the name of any record that vouches for the number (`vouched`: `vouched_names` as a column). A
+    typo, a homophone or a traditional form still shares characters with the right name; a child's
+    name with the other parent's surname does not.
     """
     stated = ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
-    vouched = F.collect_set(F.when(valid & stated & ~contradicted, F.col("name"))).over(Window.partitionBy("id_number"))
     characters = F.split(F.col("name"), "")
     shares = F.exists(vouched, lambda other: F.size(F.array_intersect(F.split(other, ""), characters)) > 0)
     return valid & ~stated & F.col("name").isNotNull() & (F.size(vouched) > 0) & ~shares
@@ -77,11 +85,13 @@ def with_id_checks(records: DataFrame) -> DataFrame:
         return records
     valid = valid_number()
     contradicted = valid & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
-    conflicting = contradicted
+    conflicting, checked = contradicted, records
     if "repairs" in records.columns:  # without repairs a file cannot say which birth dates were read from the number
-        conflicting = contradicted | borrowed_number(valid, contradicted)
-    checked = records.withColumns({"id_valid": valid, "id_conflicting": conflicting, "id_zero_tail": valid & has_flag(ZERO_TAIL_FLAG)})
-    return checked.withColumn("id_usable", F.col("id_valid") & ~F.col("id_conflicting") & ~F.col("id_zero_tail"))
+        # A column of its own: written out at each use, the window would be computed once per use.
+        checked = records.withColumn("_vouched", vouched_names(valid, contradicted))
+        conflicting = contradicted | borrowed_number(valid, F.col("_vouched"))
+    checked = checked.withColumns({"id_valid": valid, "id_conflicting": conflicting, "id_zero_tail": valid & has_flag(ZERO_TAIL_FLAG)})
+    return checked.withColumn("id_usable", F.col("id_valid") & ~F.col("id_conflicting") & ~F.col("id_zero_tail")).drop("_vouched")
 
 
 def valid_id() -> Column:
@@ -99,8 +109,8 @@ def usable_id() -> Column:
     return F.col("id_usable")
 
 
-def unique_anchor(key: str, anchor: Column) -> Column:
-    """The one ID anchor sharing (key, birth_date) with this record and a compatible gender, else null.
+def compatible_anchors(key: str, anchor: Column) -> Column:
+    """The ID anchors sharing (key, birth_date) with this record whose gender is compatible with its own.
 
     Anchors are collected per key and gender they are compatible with: a male record may match
     anchors whose record says male or nothing; a record with no gender may match any.
@@ -110,25 +120,35 @@ def unique_anchor(key: str, anchor: Column) -> Column:
     for_male = F.collect_set(F.when(gender.isNull() | (gender == "M"), anchor)).over(window)
     for_female = F.collect_set(F.when(gender.isNull() | (gender == "F"), anchor)).over(window)
     for_any = F.collect_set(anchor).over(window)
-    compatible = F.when(F.col("gender") == "M", for_male).when(F.col("gender") == "F", for_female).otherwise(for_any)
+    return F.when(F.col("gender") == "M", for_male).when(F.col("gender") == "F", for_female).otherwise(for_any)
+
+
+def with_unique_anchor(frame: DataFrame, name: str, key: str, anchor: Column, wanted: Column) -> DataFrame:
+    """`frame` with column `name`: where `wanted`, the one ID anchor compatible with the record on (key, birth_date), else null."""
+    # The anchors as a column of their own first: written out at each use, every window would be computed twice.
+    frame = frame.withColumn("_anchors", compatible_anchors(key, anchor))
     known = F.col(key).isNotNull() & F.col("birth_date").isNotNull()
-    return F.when(known & (F.size(compatible) == 1), F.element_at(compatible, 1))
+    unique = F.when(wanted & known & (F.size("_anchors") == 1), F.element_at("_anchors", 1))
+    return frame.withColumn(name, unique).drop("_anchors")
 
 
 def link_records(persons: DataFrame) -> DataFrame:
     """The persons with ID_CHECK_COLUMNS and LINK_COLUMNS added: one link per standardised person record."""
     persons = with_id_checks(persons)
     anchored = usable_id()
-    frame = persons.withColumn("anchor_gender", F.when(anchored, F.col("gender")))
+    # One shuffle for the three windows below (see the module docstring).
+    frame = persons.repartition("birth_date").withColumn("anchor_gender", F.when(anchored, F.col("gender")))
     id_anchor = F.when(anchored, F.col("id_number"))
-    frame = frame.withColumn("by_name", F.when(~anchored, unique_anchor("name", id_anchor)))
-    frame = frame.withColumn("by_pinyin", F.when(~anchored & F.col("by_name").isNull(), unique_anchor("name_pinyin", id_anchor)))
+    frame = with_unique_anchor(frame, "by_name", "name", id_anchor, ~anchored)
+    frame = with_unique_anchor(frame, "by_pinyin", "name_pinyin", id_anchor, ~anchored & F.col("by_name").isNull())
 
     rest = ~anchored & F.col("by_name").isNull() & F.col("by_pinyin").isNull()
     groupable = rest & F.col("name").isNotNull() & F.col("birth_date").isNotNull()
     group = Window.partitionBy(groupable, "name", "birth_date", "gender")
-    frame = frame.withColumn("group_first", F.when(groupable, F.min("record_key").over(group)))
-    frame = frame.withColumn("group_size", F.when(groupable, F.count(F.lit(1)).over(group)))
+    frame = frame.withColumns({  # together: one window operator, one sort
+        "group_first": F.when(groupable, F.min("record_key").over(group)),
+        "group_size": F.when(groupable, F.count(F.lit(1)).over(group)),
+    })
     grouped = groupable & (F.col("group_size") > 1)
 
     def pick(when_anchored, by_name, by_pinyin, when_grouped, otherwise) -> Column:
