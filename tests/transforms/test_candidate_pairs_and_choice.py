@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from transforms.resolve import probabilistic
 from transforms.resolve.probabilistic import candidate_pairs, rule_keys
 from transforms.resolve.survivorship import CANDIDATE_SCHEMA, choose
 
@@ -14,7 +15,9 @@ pytestmark = pytest.mark.spark
 FRAME = "record_key string, id_anchor string, cluster_key string, a string, b string"
 
 
-def test_each_pair_comes_once_with_its_first_rule_and_only_when_worth_scoring(spark):
+@pytest.mark.parametrize("broadcast_limit", [probabilistic.BROADCAST_FREE_KEYS, 0], ids=["broadcast", "shuffled"])
+def test_each_pair_comes_once_with_its_first_rule_and_only_when_worth_scoring(spark, monkeypatch, broadcast_limit):
+    monkeypatch.setattr(probabilistic, "BROADCAST_FREE_KEYS", broadcast_limit)  # the join with few or many free records
     frame = spark.createDataFrame([
         ("r1", None, "record:r1", "1", "x"), ("r2", None, "record:r2", "1", "x"),  # both rules: the first counts
         ("r3", None, "record:r3", None, "y"), ("r4", None, "record:r4", "2", "y"),  # the second rule only

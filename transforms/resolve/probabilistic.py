@@ -210,20 +210,31 @@ def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] =
     return exploded.select("record_key", *carry, "block.rule", "block.key")
 
 
+# Rule keys of records without an ID anchor up to which they are broadcast to the join with every
+# record's keys (about 60 bytes each); more, and both sides are shuffled.
+BROADCAST_FREE_KEYS = 500_000
+
+
 def candidate_pairs(frame: DataFrame, rules: list[list[str]]) -> DataFrame:
     """Splink's blocked id pairs (match_key, join_key_l, join_key_r): records agreeing on any rule's columns, worth scoring.
 
-    One self-join of every record's rule keys (one shuffle for all rules, not one per rule), then one
-    de-duplication keeping a pair's first rule: the pairs Splink's own blocking makes (each rule
-    excluding the pairs of the rules before it), in a fraction of the time. Two values hashing
-    alike would only add a pair to score, never a link.
+    A pair is worth scoring when it is not one cluster already and a side has no ID anchor (two
+    anchors never link by probability), so only the keys of records without one are joined with
+    every record's keys: one join for all rules, then one de-duplication keeping a pair's first rule
+    (Splink's own blocking: each rule excludes the pairs of the rules before it). Few records lack
+    an anchor in an ID-bearing file, so their keys are broadcast and every record's keys are read
+    once, not shuffled. Two values hashing alike would only add a pair to score, never a link.
     """
     keys = rule_keys(frame, rules, carry=("id_anchor", "cluster_key"))
-    left, right = keys.alias("l"), keys.alias("r")
-    on = (F.col("l.key") == F.col("r.key")) & (F.col("l.record_key") < F.col("r.record_key"))
-    worth = (F.col("l.id_anchor").isNull() | F.col("r.id_anchor").isNull()) & (F.col("l.cluster_key") != F.col("r.cluster_key"))
-    pairs = left.join(right, on).where(worth).select(
-        F.col("l.rule").alias("rule"), F.col("l.record_key").alias("join_key_l"), F.col("r.record_key").alias("join_key_r"))
+    free = keys.where(F.col("id_anchor").isNull()).localCheckpoint()
+    if free.count() <= BROADCAST_FREE_KEYS:
+        free = F.broadcast(free)
+    left, right = free.alias("l"), keys.alias("r")
+    on = (F.col("l.key") == F.col("r.key")) & (F.col("l.cluster_key") != F.col("r.cluster_key"))
+    once = F.col("r.id_anchor").isNotNull() | (F.col("l.record_key") < F.col("r.record_key"))  # both free: found from each side
+    pairs = left.join(right, on).where(once).select(
+        F.col("l.rule").alias("rule"),
+        F.least("l.record_key", "r.record_key").alias("join_key_l"), F.greatest("l.record_key", "r.record_key").alias("join_key_r"))
     return pairs.groupBy("join_key_l", "join_key_r").agg(F.min("rule").cast("string").alias("match_key"))
 
 
