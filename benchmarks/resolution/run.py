@@ -202,6 +202,14 @@ def run_incremental(spark, definitions, lake, city_dir: Path, home: Path, previo
     }
 
 
+def check_reusable(city_dir: Path) -> None:
+    """Raise unless the city in `city_dir` is as generated: an earlier `--change-share` run advanced it in place."""
+    days = json.loads((city_dir / "city.json").read_text(encoding="utf-8")).get("days_advanced", 0)
+    if days:
+        raise SystemExit(f"--reuse: the city in {city_dir} was advanced {days} day(s) by an earlier --change-share run, so its "
+                         "records are no longer the generated city's; run without --reuse or with a fresh --work-dir")
+
+
 def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir: Path,
                   driver_memory: str, shuffle_partitions: int, reuse: bool = False,
                   change_share: float | None = None) -> dict:
@@ -222,7 +230,10 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
     lake = Lake.under(home)
     definitions = load_source_definitions(PACKAGE_SOURCES_DIR)
     generation_seconds = extract_seconds = None
-    if not (reuse and (city_dir / "truth").is_dir() and (home / "lake" / "raw").is_dir()):
+    reusing = reuse and (city_dir / "truth").is_dir() and (home / "lake" / "raw").is_dir()
+    if reusing:
+        check_reusable(city_dir)
+    else:
         started = time.perf_counter()
         generate_city(city_dir, residents=residents, seed=seed, noise=noise)
         generation_seconds = time.perf_counter() - started

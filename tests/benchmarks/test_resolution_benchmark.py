@@ -29,3 +29,17 @@ def test_the_results_set_linking_against_the_peer_and_golden_records_apart():
     text = markdown(result)
     assert "linking (matching, clustering, resident ids: xref, review queue, id history) took 40.0 s" in text
     assert "golden records, lineage and facts by resident, which the plain pipeline does not build, 14.0 s" in text
+
+
+def test_reuse_refuses_a_city_an_earlier_change_set_advanced(tmp_path):
+    import json
+
+    import pytest
+
+    from benchmarks.resolution.run import check_reusable
+
+    (tmp_path / "city.json").write_text(json.dumps({"seed": 42, "days_advanced": 0}), encoding="utf-8")
+    check_reusable(tmp_path)  # as generated: reusable
+    (tmp_path / "city.json").write_text(json.dumps({"seed": 42, "days_advanced": 1}), encoding="utf-8")
+    with pytest.raises(SystemExit, match="advanced 1 day"):
+        check_reusable(tmp_path)
