@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work-dir", type=Path, help="where the city and lake go (a temporary folder by default)")
     parser.add_argument("--driver-memory", default="4g")
     parser.add_argument("--shuffle-partitions", type=int, default=4)
-    parser.add_argument("--reuse", action="store_true", help="keep the city and raw lake already in --work-dir (same size, noise and seed)")
+    parser.add_argument("--reuse", action="store_true", help="keep the city and raw lake already in --work-dir (same size, noise and seed; refused once a --change-share run has advanced that city)")
     parser.add_argument("--change-share", type=float, help="then measure an incremental run after a change set of this share (0.01: 1%%)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="cityhub-bench-") as scratch:
