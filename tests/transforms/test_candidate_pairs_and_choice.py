@@ -1,4 +1,4 @@
-"""Candidate pairs (one self-join of rule keys, Splink's blocking semantics) and survivorship's choice of one winner per attribute."""
+"""Candidate pairs (free records' rule keys joined with everyone's, Splink's blocking semantics) and survivorship's choice of one winner per attribute."""
 
 from __future__ import annotations
 
@@ -15,9 +15,22 @@ pytestmark = pytest.mark.spark
 FRAME = "record_key string, id_anchor string, cluster_key string, a string, b string"
 
 
-@pytest.mark.parametrize("broadcast_limit", [probabilistic.BROADCAST_FREE_KEYS, 0], ids=["broadcast", "shuffled"])
-def test_each_pair_comes_once_with_its_first_rule_and_only_when_worth_scoring(spark, monkeypatch, broadcast_limit):
-    monkeypatch.setattr(probabilistic, "BROADCAST_FREE_KEYS", broadcast_limit)  # the join with few or many free records
+@pytest.fixture(params=["broadcast", "shuffled"])
+def join_strategy(request, spark, monkeypatch):
+    """Candidate pairs' join with few free records (their keys broadcast) or many (both sides shuffled, Spark not broadcasting either)."""
+    if request.param == "broadcast":
+        yield request.param
+        return
+    monkeypatch.setattr(probabilistic, "BROADCAST_FREE_KEYS", 0)
+    previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        yield request.param
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", previous)
+
+
+def test_each_pair_comes_once_with_its_first_rule_and_only_when_worth_scoring(spark, join_strategy):
     frame = spark.createDataFrame([
         ("r1", None, "record:r1", "1", "x"), ("r2", None, "record:r2", "1", "x"),  # both rules: the first counts
         ("r3", None, "record:r3", None, "y"), ("r4", None, "record:r4", "2", "y"),  # the second rule only

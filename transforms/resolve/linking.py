@@ -42,10 +42,15 @@ def valid_number() -> Column:
     return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
 
 
+def stated_birth_date() -> Column:
+    """True where the record stated its own birth date (standardisation did not read it from the number)."""
+    return ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
+
+
 def vouched_names(valid: Column, contradicted: Column) -> Column:
     """The names of the records sharing this record's number that vouch for it (a usable number, a birth date stated and agreeing)."""
-    stated = ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
-    return F.collect_set(F.when(valid & stated & ~contradicted, F.col("name"))).over(Window.partitionBy("id_number"))
+    vouching = valid & stated_birth_date() & ~contradicted
+    return F.collect_set(F.when(vouching, F.col("name"))).over(Window.partitionBy("id_number"))
 
 
 def borrowed_number(valid: Column, vouched: Column) -> Column:
@@ -57,10 +62,9 @@ def borrowed_number(valid: Column, vouched: Column) -> Column:
     typo, a homophone or a traditional form still shares characters with the right name; a child's
     name with the other parent's surname does not.
     """
-    stated = ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
     characters = F.split(F.col("name"), "")
     shares = F.exists(vouched, lambda other: F.size(F.array_intersect(F.split(other, ""), characters)) > 0)
-    return valid & ~stated & F.col("name").isNotNull() & (F.size(vouched) > 0) & ~shares
+    return valid & ~stated_birth_date() & F.col("name").isNotNull() & (F.size(vouched) > 0) & ~shares
 
 
 # What a record's ID number may do, worked out once per record as columns: written out as expressions
