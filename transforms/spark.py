@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import shutil
 import subprocess
 import sys
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from cityhub.config import Settings
 
@@ -79,6 +82,41 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         # split, and running each query stage as its own job makes small runs about a third slower.
         "spark.sql.adaptive.enabled": "false" if settings.spark_shuffle_partitions == 1 else "true",
     }
+
+
+# Records per shuffle partition when a step sizes its partitions to the data it works on.
+ROWS_PER_PARTITION = 100_000
+
+
+def partitions_for(rows: int, configured: int) -> int:
+    """Shuffle partitions for a frame of `rows` records: one per ROWS_PER_PARTITION, at most as many as configured."""
+    return max(1, min(configured, math.ceil(rows / ROWS_PER_PARTITION)))
+
+
+@contextmanager
+def sized_for(spark, rows: int) -> Iterator[None]:
+    """Run the enclosed work with shuffle partitions sized for `rows` records (a small part in one partition, without
+    adaptive execution, as spark_conf does for small runs); the session's settings come back afterwards.
+
+    An incremental run matches a part of the city: planned for the whole city, every one of its
+    small shuffles would run many near-empty tasks and extra adaptive stages.
+    """
+    configured = int(spark.conf.get("spark.sql.shuffle.partitions"))
+    wanted = partitions_for(rows, configured)
+    if wanted == configured:
+        yield
+        return
+    changed = {"spark.sql.shuffle.partitions": str(wanted)}
+    if wanted == 1:
+        changed["spark.sql.adaptive.enabled"] = "false"
+    saved = {key: spark.conf.get(key) for key in changed}
+    for key, value in changed.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
 
 
 def splink_jars() -> list[str]:

@@ -156,7 +156,8 @@ def run_incremental(spark, definitions, lake, city_dir: Path, home: Path, previo
     from connectors.extract import extract_source
     from simulators.advance import advance_city
     from transforms.resolve.evaluation import evaluate, load_truth
-    from transforms.resolve.incremental import changed_keys
+    from cityhub.lake_tables import read_table
+    from transforms.resolve.incremental import changed_records
     from transforms.resolve.run import resolve_residents
     from transforms.standardise.run import standardise_sources
 
@@ -180,9 +181,8 @@ def run_incremental(spark, definitions, lake, city_dir: Path, home: Path, previo
                                                                        previous_run=previous_run, incremental=incremental))
             for part, seconds in resolved.step_seconds.items():
                 parts[stage].setdefault(part, []).append(seconds)
-    current = spark.read.parquet(str(lake.standardised_persons("changes")))
-    before = spark.read.parquet(str(lake.standardised_persons(previous_run)))
-    changed = {row.record_key for row in changed_keys(current, before).collect()}
+    current, before = (read_table(lake.standardised_persons(run)) for run in ("changes", previous_run))
+    changed = set(changed_records(current, before).to_pylist())
     previous, full, incremental = (xref_clusters(lake, run) for run in (previous_run, "changes_full", "changes_incremental"))
     truth, cases = load_truth(city_dir)
     records = len(incremental)

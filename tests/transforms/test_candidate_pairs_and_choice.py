@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 
 from transforms.resolve import probabilistic
-from transforms.resolve.probabilistic import candidate_pairs, rule_keys
+from transforms.resolve.probabilistic import candidate_pairs, pair_keys, rule_keys
 from transforms.resolve.survivorship import CANDIDATE_SCHEMA, choose
 
 pytestmark = pytest.mark.spark
@@ -39,7 +39,7 @@ def test_each_pair_comes_once_with_its_first_rule_and_only_when_worth_scoring(sp
         ("r9", "C", "id:C", "5", None), ("r10", None, "record:r10", "5", None),  # one side open
         ("r11", None, "record:r11", "6", None),  # nobody shares its key
     ], FRAME)
-    pairs = {(row.join_key_l, row.join_key_r): row.match_key for row in candidate_pairs(frame, [["a"], ["b"]]).collect()}
+    pairs = {(row.join_key_l, row.join_key_r): row.match_key for row in candidate_pairs(pair_keys(frame, [["a"], ["b"]])).collect()}
     assert pairs == {("r1", "r2"): "0", ("r3", "r4"): "1", ("r10", "r9"): "0"}
 
 

@@ -27,15 +27,50 @@ def land_next_day(spark, run) -> str:
     return phoned
 
 
-def test_incremental_run_matches_a_full_run_and_keeps_ids(spark, scenario_run):
+def land_third_day(spark, lake) -> None:
+    """The next day's records with a record gone (李四's ID-less health record), a name retyped (孙七 → 周立, no ID)
+    and a phone changed on an ID-anchored record (李娜), as run `third`."""
+    persons = spark.read.parquet(str(lake.standardised_persons("next")))
+    changed = (persons.where(F.col("record_key") != "health:patients:H2")
+               .withColumns({column: F.when(F.col("record_key") == "health:patients:H3", F.lit(value)).otherwise(F.col(column))
+                             for column, value in (("name", "周立"), ("name_raw", "周立"), ("name_pinyin", "zhou li"), ("name_initials", "zl"))})
+               .withColumn("phone", F.when(F.col("record_key") == "public_security:persons:P9", F.lit("13911112222")).otherwise(F.col("phone"))))
+    changed.write.mode("overwrite").parquet(str(lake.standardised_persons("third")))
+    shutil.copytree(lake.standardised("next") / "facts", lake.standardised("third") / "facts", dirs_exist_ok=True)
+
+
+def resolve_both_ways(spark, run, day: str, previous: str) -> None:
+    """Resolve `day`'s records against `previous` in full (run `day`) and incrementally (run `<day>_incremental`)."""
     from transforms.resolve.run import resolve_residents
 
-    lake, definitions = scenario_run.lake, scenario_run.definitions
+    lake = run.lake
+    shutil.copytree(lake.standardised(day), lake.standardised(f"{day}_incremental"))
+    resolve_residents(spark, run.definitions, lake, day, SECRET, previous_run=previous)
+    resolve_residents(spark, run.definitions, lake, f"{day}_incremental", SECRET, previous_run=previous, incremental=True)
+
+
+def assert_same_resolution(run, full: str, incremental: str) -> None:
+    """The two runs link every record to the same resident and build the same golden records, lineage and blocking keys."""
+    def rows(run_id: str, table: str, key: list[str]):
+        frame = run.table(run.lake.resolved(run_id, table))
+        return frame.drop(columns=[c for c in ("run_id",) if c in frame]).sort_values(key).reset_index(drop=True)
+
+    for table, key in (("resident_xref", ["record_key"]), ("resident", ["resident_id"]), ("resident_lineage", ["resident_id", "attribute"]),
+                       ("blocking_keys", ["record_key", "key"])):
+        pd.testing.assert_frame_equal(rows(full, table, key), rows(incremental, table, key), check_dtype=False, obj=table)
+
+
+@pytest.fixture(scope="module")
+def next_day(spark, scenario_run) -> str:
+    """run1's records a day later, resolved against run1 in full (`next`) and incrementally (`next_incremental`); the phoned record."""
     phoned = land_next_day(spark, scenario_run)
     # The same day's data resolved twice against run1: in full, and incrementally (run ids differ, data does not).
-    shutil.copytree(lake.standardised("next"), lake.standardised("next_incremental"))
-    resolve_residents(spark, definitions, lake, "next", SECRET, previous_run="run1")
-    resolve_residents(spark, definitions, lake, "next_incremental", SECRET, previous_run="run1", incremental=True)
+    resolve_both_ways(spark, scenario_run, "next", "run1")
+    return phoned
+
+
+def test_incremental_run_matches_a_full_run_and_keeps_ids(scenario_run, next_day):
+    lake, phoned = scenario_run.lake, next_day
 
     before = scenario_run.resolved_table("resident_xref").set_index("record_key")["resident_id"]
     full = scenario_run.table(lake.resolved("next", "resident_xref")).set_index("record_key")["resident_id"]
@@ -48,9 +83,20 @@ def test_incremental_run_matches_a_full_run_and_keeps_ids(spark, scenario_run):
     assert phoned in full.index
     history = scenario_run.table(lake.resolved("next_incremental", "resident_id_history"))
     assert history.empty
-    for table, key in (("resident", ["resident_id"]), ("resident_lineage", ["resident_id", "attribute"])):
-        def rows(run: str):
-            return scenario_run.table(lake.resolved(run, table)).drop(columns="run_id").sort_values(key).reset_index(drop=True)
-        pd.testing.assert_frame_equal(rows("next"), rows("next_incremental"), check_dtype=False, obj=table)
+    assert_same_resolution(scenario_run, "next", "next_incremental")
     saved = sorted(path.name for path in lake.resolved("next_incremental", "matching_model").iterdir())
     assert saved == ["model.json", "tf_address_key", "tf_name_raw_clean"], "the model and the frequencies the next run scores with"
+    keys = scenario_run.table(lake.resolved("next_incremental", "blocking_keys"))
+    assert set(keys["record_key"]) <= set(full.index) and keys["key"].notna().all(), "every run keeps its blocking keys"
+
+
+def test_an_incremental_run_after_an_incremental_one_matches_a_full_run(spark, scenario_run, next_day):
+    lake = scenario_run.lake
+    land_third_day(spark, lake)
+    resolve_both_ways(spark, scenario_run, "third", "next_incremental")  # its tables were carried forward, not written by Spark
+    assert_same_resolution(scenario_run, "third", "third_incremental")
+    xref = scenario_run.table(lake.resolved("third_incremental", "resident_xref")).set_index("record_key")
+    before = scenario_run.table(lake.resolved("next_incremental", "resident_xref")).set_index("record_key")
+    assert "health:patients:H2" not in xref.index
+    assert xref.loc["health:patients:H3", "resident_id"] != xref.loc["health:patients:H4", "resident_id"], "周立 is not 孫七"
+    assert (xref.loc["public_security:persons:P9", "resident_id"] == before.loc["public_security:persons:P9", "resident_id"])

@@ -42,7 +42,7 @@ def chinese_name(spec: ComparisonSpec) -> dict:
         _level(f"{c}_l = {c}_r", "same simplified form"),
         _level(f"{c}_pinyin_l = {c}_pinyin_r", "same pinyin (homophone)"),
         _level(f"surname_l = surname_r AND {JW}({c}_pinyin_l, {c}_pinyin_r) >= 0.9", "pinyin Jaro-Winkler >= 0.9 (same surname)"),
-        _level(f"given_name_l = given_name_r AND length(given_name_l) >= 1", "given name only"),
+        _level("given_name_l = given_name_r AND length(given_name_l) >= 1", "given name only"),
         ELSE,
     ]}
 

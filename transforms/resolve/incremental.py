@@ -1,33 +1,43 @@
 """Incremental resolution: match only what changed since the live run, carry every other resident as it was.
 
-1. New and changed records: the run's standardised persons whose content hash (the canonical person
-   columns) differs from, or is missing in, the previous run's standardised persons; records gone
-   since then count too (their residents lose a record).
-2. Affected residents: the previous residents of those records, plus every previous resident with a
-   record agreeing with a changed record on one of the profile's blocking rules — exactly the
-   residents a full run could compare a changed record with.
-3. The affected residents' records (all of them, so each is re-clustered whole) and the changed
-   records are matched again with the live run's model and term frequencies (no retraining, and
-   frequencies of all records, not of the part); their ids go through the registry as in a full
-   run. Every other record keeps its previous link unchanged.
+1. New, changed and gone records: the run's standardised persons against the live run's, column by
+   column (cityhub.lake_tables.changed_keys).
+2. The part to match again: the live run's residents of those records and of every record sharing
+   one of the profile's blocking keys with them — their old keys from the blocking keys the live run
+   kept, their new ones computed for them now — exactly the residents a full run could compare a
+   changed record with. The part is closed: each resident is in it whole (it is re-clustered, not
+   patched), and so is every record sharing an ID number with it (the ID checks look at all of them).
+3. The part is matched with the live run's model and term frequencies (no retraining, and
+   frequencies of all records, not of the part); its ids go through the registry as in a full run.
+   Every other record keeps its link, its blocking keys and its review rows, carried forward.
 4. Golden records are rebuilt only for residents with a re-matched record or a changed fact row;
-   the others' golden records and lineage are carried (resolve step).
+   the others' are carried (resolve step).
 
-All joins, no driver collect except the clustering of the re-matched part's scored pairs.
+Spark matches the part; finding it and carrying the rest forward are lookups over the lake's tables
+that Arrow does on the driver (cityhub.lake_tables), so the run's cost follows the change, not the
+city. Only the clustering of the part's scored pairs is collected to the driver.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import Column, DataFrame, SparkSession
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
+from cityhub.lake import Lake
+from cityhub.lake_tables import as_values, carry_forward, changed_keys, has_table, read_table, rows_with, stacked, values_of
+from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
 
 from .columns import comparison_columns
+from .linking import ID_NUMBER
 from .matching import match_persons
 from .probabilistic import rule_keys
 from .profile import MatchingProfile
@@ -35,39 +45,75 @@ from .registry import assign_persistent_ids
 
 MODEL_FILE = "model.json"
 TF_PREFIX = "tf_"
+MODEL, BLOCKING_KEYS = "matching_model", "blocking_keys"  # resolved tables a run keeps for the next incremental one
+# What a record's link is, apart from the record itself: carried from run to run.
+LINK_COLUMNS = ("record_key", "resident_id", "match_rule", "match_probability", "match_evidence")
+# What is compared to find the records that changed: everything the canonical record says, not the batch it came in.
+CONTENT_COLUMNS = ("source", "stream", *PERSON_COLUMNS)
+
+
+class IncrementalError(RuntimeError):
+    """The live run lacks what an incremental run starts from; the message names the folder and the fix."""
+
+
+@dataclass
+class Previous:
+    """What an incremental run reads of the live run: its persons, links, review queue, blocking keys and model."""
+
+    run_id: str
+    persons: pa.Table
+    xref: pa.Table  # LINK_COLUMNS
+    review: pa.Table | None
+    keys: pa.Table | None  # (record_key, key); None for a run resolved before runs kept them
+    model: dict | None
+    model_folder: Path
+
+    @classmethod
+    def read(cls, lake: Lake, run_id: str) -> "Previous":
+        """The live run's tables from the lake; raise IncrementalError naming what is missing."""
+        persons, xref = lake.standardised_persons(run_id), lake.resolved(run_id, "resident_xref")
+        for folder in (persons, xref):
+            if not has_table(folder):
+                raise IncrementalError(f"{folder}: the live run {run_id}'s table is missing, and an incremental run starts "
+                                       "from it; run without --incremental")
+        review, keys = lake.resolved(run_id, "review_queue"), lake.resolved(run_id, BLOCKING_KEYS)
+        model_folder = lake.resolved(run_id, MODEL)
+        return cls(run_id, read_table(persons), read_table(xref, LINK_COLUMNS), read_table(review) if has_table(review) else None,
+                   read_table(keys) if has_table(keys) else None, load_model(model_folder), model_folder)
+
+
+@dataclass
+class Part:
+    """The records an incremental run matches again, and why."""
+
+    changed: pa.Array  # record_key of records new, changed or gone since the live run
+    rematched: pa.Array  # record_key of this run's records matched again (the changed ones among them)
+    replaced: pa.Array  # resident_id of the live run's residents with a record in the part (or gone): not carried
+
+    @property
+    def touched(self) -> pa.Array:
+        """Record keys whose live-run rows are not carried: matched again, or gone."""
+        return as_values(pa.concat_arrays([self.rematched, self.changed]))
 
 
 @dataclass
 class IncrementalLinks:
-    """The run's links (all records), its review queue, id history, model, and what was matched again."""
+    """The run's links (every record), review queue and blocking keys as Arrow tables; its id history; the part matched again."""
 
-    xref_links: DataFrame  # record_key + resident_id, match_rule, match_probability, match_evidence
-    review: DataFrame
+    links: pa.Table  # LINK_COLUMNS
+    review: pa.Table
+    blocking_keys: pa.Table
     history: DataFrame
-    model: dict | None
-    rematched: DataFrame  # record_key of the records matched again
-    replaced: DataFrame  # resident_id of previous residents with a record matched again or gone
-    term_frequencies: dict[str, DataFrame] = field(default_factory=dict)
+    part: Part
 
 
-def content_hash(frame: DataFrame, columns: list[str]) -> Column:
-    """A 64-bit hash of a row's `columns` (those of them the frame has).
+def spark_frame(spark: SparkSession, rows: pa.Table, folder: Path) -> DataFrame:
+    """Rows of the Parquet `folder` already read on the driver (read_table) as a Spark frame, typed as Spark reads the folder.
 
-    Spark's hash skips nulls, so each column's null flag is hashed too: a value moving from one
-    column to the next still changes the hash.
+    Cheaper than Spark scanning the folder again to pick a part of it out. `rows` may hold some of the folder's columns only.
     """
-    present = [c for c in columns if c in frame.columns]
-    return F.xxhash64(*present, *(F.col(c).isNull() for c in present))
-
-
-def changed_keys(current: DataFrame, previous: DataFrame, key: str = "record_key",
-                 columns: tuple[str, ...] = ("source", "stream", *PERSON_COLUMNS)) -> DataFrame:
-    """`key` of rows new, changed or gone since `previous` (by the hash of `columns`), named record_key."""
-    now = current.select(F.col(key).alias("record_key"), content_hash(current, list(columns)).alias("now"))
-    before = previous.select(F.col(key).alias("record_key"), content_hash(previous, list(columns)).alias("before"))
-    return (now.join(before, "record_key", "full_outer")
-            .where(F.col("now").isNull() | F.col("before").isNull() | (F.col("now") != F.col("before")))
-            .select("record_key"))
+    schema = spark.read.parquet(str(folder)).schema
+    return spark.createDataFrame(rows, schema=StructType([schema[name] for name in rows.column_names]))
 
 
 def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
@@ -75,55 +121,94 @@ def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
     return rule_keys(comparison_columns(persons, profile), profile.blocking).select("record_key", "key")
 
 
-def affected_residents(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """resident_id of previous residents a changed record belongs to or could be compared with.
+def keys_and_anchors(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
+    """(record_key, key, anchored): blocking_keys, and whether the record's own ID number anchors it (then it is never scored against another anchor)."""
+    frame = comparison_columns(persons, profile)
+    anchored = F.col("id_usable") if "id_usable" in frame.columns else F.lit(False)  # a profile without ID numbers anchors nobody
+    return rule_keys(frame.withColumn("anchored", anchored), profile.blocking, carry=("anchored",)).select("record_key", "key", "anchored")
 
-    The keys are computed once over all records, so a changed record's keys are exactly the ones a
-    full run would block it on (its ID checks look at every record sharing its number).
+
+def sharing_a_number(current: pa.Table, record_keys: pa.Array) -> pa.Array:
+    """`record_keys` and the keys of every record sharing an ID number with one of them."""
+    numbers = values_of(rows_with(current, "record_key", record_keys), "id_number")
+    return as_values(pa.concat_arrays([as_values(record_keys), values_of(rows_with(current, "id_number", numbers), "record_key")]))
+
+
+def holders(keys: pa.Table, record_keys: pa.Array, among: pa.Array | None = None) -> pa.Array:
+    """record_key of the records in `keys` sharing a blocking key with one of `record_keys` (only those `among`, when given)."""
+    shared = rows_with(keys, "key", values_of(rows_with(keys, "record_key", record_keys), "key"))
+    return values_of(shared if among is None else rows_with(shared, "record_key", among), "record_key")
+
+
+def closed_part(start: pa.Array, current: pa.Table, previous_xref: pa.Table, keys: pa.Table, free: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(record keys, live-run residents) of the least part holding `start` that a full run would match the same way.
+
+    Grown until nothing more joins: a resident in the part brings all its records (it is re-clustered
+    whole), a record every record sharing its ID number (the ID checks look at all of them), and a
+    record without an ID anchor (`free`) every record sharing a blocking key with it (the residents it
+    could link to, or be torn between).
     """
-    keys = blocking_keys(persons, profile).persist()
-    try:
-        changed_blocks = keys.join(F.broadcast(changed), "record_key").select("key").distinct()
-        neighbours = keys.join(F.broadcast(changed_blocks), "key").select("record_key")
-        touched = neighbours.unionByName(changed).distinct()
-        return previous_xref.join(touched, "record_key").select("resident_id").distinct().localCheckpoint()
-    finally:
-        keys.unpersist()
+    records, expanded = as_values(start), as_values([])
+    while True:
+        residents = values_of(rows_with(previous_xref, "record_key", records), "resident_id")
+        members = rows_with(previous_xref, "resident_id", residents)["record_key"].combine_chunks()
+        grown = sharing_a_number(current, pa.concat_arrays([records, members]))  # gone records stay in: they are not in `current`
+        unexpanded = pc.filter(grown, pc.and_(pc.is_in(grown, value_set=free), pc.invert(pc.is_in(grown, value_set=expanded))))
+        grown = as_values(pa.concat_arrays([grown, holders(keys, unexpanded)]))
+        expanded = as_values(pa.concat_arrays([expanded, unexpanded]))
+        if len(grown) == len(records):
+            return values_of(rows_with(current, "record_key", records), "record_key"), residents
+        records = grown
 
 
-def rematch_keys(persons: DataFrame, changed: DataFrame, previous_xref: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """record_key of the run's records to match again: changed ones and every record of an affected resident."""
-    residents = affected_residents(persons, changed, previous_xref, profile)
-    of_affected = previous_xref.join(F.broadcast(residents), "resident_id").select("record_key")
-    current = persons.select("record_key")
-    return of_affected.unionByName(changed).distinct().join(current, "record_key")
+def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
+    """record_key of the standardised persons new, changed (CONTENT_COLUMNS) or gone since `previous`."""
+    return changed_keys(current, previous, "record_key", CONTENT_COLUMNS)
 
 
-def resolve_incrementally(persons: DataFrame, previous_persons: DataFrame, previous_xref: DataFrame, previous_review: DataFrame | None,
-                          model: dict | None, term_frequencies: dict[str, DataFrame], profile: MatchingProfile,
-                          secret: str, run_id: str) -> IncrementalLinks:
-    """Links for every record of the run, re-matching only the records new or changed changes could affect."""
-    # Checkpointed: later steps join these again and again, and their plans must stay small. Both are
-    # a small part of the records, so they are broadcast wherever they meet all of them.
-    changed = changed_keys(persons, previous_persons).localCheckpoint()
-    rematched = rematch_keys(persons, changed, previous_xref, profile).localCheckpoint()
-    touched = F.broadcast(rematched.unionByName(changed).distinct().localCheckpoint())
-    subset = persons.join(F.broadcast(rematched), "record_key")
-    matches = match_persons(subset, profile, model=model, term_frequencies=term_frequencies)
-    before = previous_xref.join(touched, "record_key").select("resident_id").distinct().localCheckpoint()
-    affected_before = previous_xref.join(F.broadcast(before), "resident_id").select("record_key", "resident_id")
-    registration = assign_persistent_ids(matches.links, affected_before, secret, run_id)
-    link_columns = ["record_key", "resident_id", "match_rule", "match_probability", "match_evidence"]
-    fresh = registration.links.select(*link_columns)
-    # Records gone since the previous run are among the changed ones, so this drops them too.
-    carried = previous_xref.join(touched, "record_key", "left_anti").select(*link_columns)
-    links = fresh.unionByName(carried)
-    review = matches.review
-    if previous_review is not None:
-        kept = (previous_review.join(rematched, "record_key", "left_anti")
-                .join(rematched.withColumnRenamed("record_key", "other_record_key"), "other_record_key", "left_anti"))
-        review = review.unionByName(kept.select(*review.columns))
-    return IncrementalLinks(links, review, registration.history, matches.model, rematched, before, matches.term_frequencies)
+def part_to_rematch(spark: SparkSession, persons_folder: Path, current: pa.Table, previous: Previous, kept: pa.Table,
+                    profile: MatchingProfile) -> Part:
+    """The part of the run's records an incremental run matches again (module docstring, steps 1 and 2); `kept`: the live run's blocking keys.
+
+    A changed record anchored by its own ID number before and now is never scored against another
+    anchor, so of the records sharing a key with it only those without one can be affected; any
+    other changed record may link to, or be torn between, all of them.
+    """
+    changed = changed_records(current, previous.persons)
+    # New keys of the changed records, computed beside every record sharing their numbers so their ID checks are a full run's.
+    around = rows_with(current, "record_key", sharing_a_number(current, changed))
+    with sized_for(spark, around.num_rows):
+        now = rows_with(keys_and_anchors(spark_frame(spark, around, persons_folder), profile).toArrow(), "record_key", changed)
+    anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
+    free = values_of(previous.xref.filter(pc.not_equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
+    anchored = pc.filter(changed, pc.is_in(changed, value_set=anchored_before))
+    anchored = pc.filter(anchored, pc.invert(pc.is_in(anchored, value_set=values_of(now.filter(pc.invert(now["anchored"])), "record_key"))))
+    unanchored = pc.filter(changed, pc.invert(pc.is_in(changed, value_set=anchored)))
+    both = stacked([kept.select(["record_key", "key"]), now])
+    start = pa.concat_arrays([changed, holders(both, unanchored), holders(both, anchored, among=free)])
+    rematched, replaced = closed_part(start, current, previous.xref, kept, as_values(pa.concat_arrays([free, changed])))
+    return Part(changed, rematched, replaced)
+
+
+def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa.Table, previous: Previous,
+                          profile: MatchingProfile, secret: str, run_id: str) -> IncrementalLinks:
+    """Links for every record of the run (`current`: its standardised persons), matching only the part changes could affect."""
+    kept = previous.keys
+    if kept is None:  # a live run resolved before runs kept their blocking keys: every record's, once, now
+        kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
+    part = part_to_rematch(spark, persons_folder, current, previous, kept, profile)
+    with sized_for(spark, len(part.rematched)):
+        matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched), persons_folder), profile,
+                                model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
+        before = rows_with(previous.xref, "resident_id", part.replaced).select(["record_key", "resident_id"])
+        registration = assign_persistent_ids(matches.links, spark.createDataFrame(before), secret, run_id)
+        links = carry_forward(previous.xref, registration.links.select(*LINK_COLUMNS).toArrow(), {"record_key": part.touched})
+        review = matches.review.withColumn("run_id", F.lit(run_id)).toArrow()
+        keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
+        history = registration.history.localCheckpoint()  # written later by the resolve step: computed while the part's settings hold
+    if previous.review is not None:
+        review = carry_forward(previous.review, review, {"record_key": part.rematched, "other_record_key": part.rematched}, run_id)
+    return IncrementalLinks(links, review, keys, history, part)
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:
@@ -134,6 +219,13 @@ def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, Dat
     (folder / MODEL_FILE).write_text(json.dumps(model), encoding="utf-8")
     for column, table in (term_frequencies or {}).items():
         table.write.mode("overwrite").parquet(str(folder / f"{TF_PREFIX}{column}"))
+
+
+def copy_model(source: Path, folder: Path) -> None:
+    """Keep the model an incremental run scored with (the live run's, unchanged) beside its resolved tables, as files."""
+    shutil.rmtree(folder, ignore_errors=True)
+    if source.is_dir():
+        shutil.copytree(source, folder)
 
 
 def load_model(folder: Path) -> dict | None:

@@ -48,6 +48,7 @@ class Matches:
     review: DataFrame  # REVIEW_COLUMNS, evidence as JSON text
     model: dict | None  # the trained Splink model (JSON-able), reusable without retraining
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)  # column → its Splink term frequency table
+    blocking_keys: DataFrame | None = None  # (record_key, key) of every input record (probabilistic.rule_keys), materialised
 
 
 def rule_evidence() -> Column:
@@ -146,13 +147,13 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     frame = prepare_columns(links, profile).persist()
     frame.count()
     try:
-        pairs, model, term_frequencies = score_pairs(frame.select(*scoring_columns(profile)), profile, model, term_frequencies)
-        clusters = cluster(pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
+        scored = score_pairs(frame.select(*scoring_columns(profile)), profile, model, term_frequencies)
+        clusters = cluster(scored.pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
         linked = apply_clusters(carried(frame, RECORD_COLUMNS + LINK_COLUMNS), clusters.anchors, clusters.links).localCheckpoint()
         review = spark.createDataFrame(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), REVIEW_SCHEMA)
         if profile.id_anchored:
             review = id_conflicts(carried(frame, CONFLICT_COLUMNS)).unionByName(review).localCheckpoint()
     finally:
         frame.unpersist()
-    return Matches(links=linked, review=review, model=model,
-                   term_frequencies=term_frequencies)
+    return Matches(links=linked, review=review, model=scored.model, term_frequencies=scored.term_frequencies,
+                   blocking_keys=scored.blocking_keys)

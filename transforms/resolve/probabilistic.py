@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -210,13 +211,18 @@ def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] =
     return exploded.select("record_key", *carry, "block.rule", "block.key")
 
 
+def pair_keys(frame: DataFrame, rules: list[list[str]]) -> DataFrame:
+    """rule_keys of every record with what candidate_pairs needs of it (id_anchor, cluster_key)."""
+    return rule_keys(frame, rules, carry=("id_anchor", "cluster_key"))
+
+
 # Rule keys of records without an ID anchor up to which they are broadcast to the join with every
 # record's keys (about 60 bytes each); more, and both sides are shuffled.
 BROADCAST_FREE_KEYS = 500_000
 
 
-def candidate_pairs(frame: DataFrame, rules: list[list[str]]) -> DataFrame:
-    """Splink's blocked id pairs (match_key, join_key_l, join_key_r): records agreeing on any rule's columns, worth scoring.
+def candidate_pairs(keys: DataFrame) -> DataFrame:
+    """Splink's blocked id pairs (match_key, join_key_l, join_key_r) from `pair_keys`: records agreeing on any rule's columns, worth scoring.
 
     A pair is worth scoring when it is not one cluster already and a side has no ID anchor (two
     anchors never link by probability), so only the keys of records without one are joined with
@@ -225,8 +231,7 @@ def candidate_pairs(frame: DataFrame, rules: list[list[str]]) -> DataFrame:
     an anchor in an ID-bearing file, so their keys are broadcast and every record's keys are read
     once, not shuffled. Two values hashing alike would only add a pair to score, never a link.
     """
-    keys = rule_keys(frame, rules, carry=("id_anchor", "cluster_key"))
-    free = keys.where(F.col("id_anchor").isNull()).localCheckpoint()
+    free = keys.where(F.col("id_anchor").isNull())
     if free.count() <= BROADCAST_FREE_KEYS:
         free = F.broadcast(free)
     left, right = free.alias("l"), keys.alias("r")
@@ -281,9 +286,19 @@ def term_frequency_tables(frame: DataFrame, model: dict, given: dict[str, DataFr
     return tables
 
 
+@dataclass
+class Scored:
+    """What the probabilistic pass gives matching: scored pairs, the (trained) model, its frequencies, every record's blocking keys."""
+
+    pairs: DataFrame  # PAIR_COLUMNS of both sides (`_l`, `_r`), match_probability, match_weight, allowed, evidence
+    model: dict
+    term_frequencies: dict[str, DataFrame]
+    blocking_keys: DataFrame  # (record_key, key) of every record, materialised: an incremental run starts from them
+
+
 def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
-                term_frequencies: dict[str, DataFrame] | None = None) -> tuple[DataFrame, dict, dict[str, DataFrame]]:
-    """Scored candidate pairs at or above the review threshold, with evidence; the (trained) model; its term frequency tables.
+                term_frequencies: dict[str, DataFrame] | None = None) -> Scored:
+    """Scored candidate pairs at or above the review threshold, with evidence; the (trained) model; its term frequency tables; the blocking keys.
 
     `frame` carries PAIR_COLUMNS and the profile's columns. Pairs come back with PAIR_COLUMNS of both
     sides (`_l`, `_r`), match_probability, match_weight, `allowed` (the profile's link requirements
@@ -299,11 +314,13 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
     if model is None:
         model = trained_model(counts, profile, db_api)
     tables = term_frequency_tables(frame, model, term_frequencies, db_api)
-    blocked = candidate_pairs(frame, profile.blocking).localCheckpoint()
+    # Checkpointed: the pairs join them twice, and the resolve step keeps them for the next incremental run.
+    keys = pair_keys(frame, profile.blocking).localCheckpoint()
+    blocked = candidate_pairs(keys).localCheckpoint()
     # Splink scores only the pairs given, but joins the frequencies onto every record it is given:
     # records in no candidate pair (most of them) are left out.
-    keys = blocked.select(F.col("join_key_l").alias(UNIQUE_ID)).unionByName(blocked.select(F.col("join_key_r").alias(UNIQUE_ID)))
-    linker = Linker(db_api.register(frame.join(keys.distinct(), UNIQUE_ID, "left_semi")), model, log_level=logging.WARNING)
+    paired = blocked.select(F.col("join_key_l").alias(UNIQUE_ID)).unionByName(blocked.select(F.col("join_key_r").alias(UNIQUE_ID)))
+    linker = Linker(db_api.register(frame.join(paired.distinct(), UNIQUE_ID, "left_semi")), model, log_level=logging.WARNING)
     for column, table in tables.items():
         linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
     linker.table_management.register_blocked_pairs_for_predict(db_api.register(blocked))
@@ -315,4 +332,4 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
         link_allowed(model, profile).alias("allowed"),
         evidence_column(model, predictions.columns).alias("evidence"),
     )
-    return pairs, model, tables
+    return Scored(pairs, model, tables, keys.select("record_key", "key"))

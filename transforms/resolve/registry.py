@@ -58,13 +58,14 @@ def assign_persistent_ids(links: DataFrame, previous: DataFrame | None, secret: 
     if previous is None:
         return Registration(clustered.withColumnRenamed(CLUSTER, "resident_id"), empty_history(links.sparkSession))
     before = previous.select("record_key", F.col("resident_id").alias("previous_id"))
+    # Checkpointed, both: the links and the history each read them, and `ids` hashes every cluster's anchor in Python.
     overlap = (clustered.select("record_key", CLUSTER).join(before, "record_key")
-               .groupBy(CLUSTER, "previous_id").agg(F.count(F.lit(1)).alias("records")))
+               .groupBy(CLUSTER, "previous_id").agg(F.count(F.lit(1)).alias("records"))).localCheckpoint()
     kept = kept_ids(overlap)
     previous_ids = before.select(F.col("previous_id").alias(CLUSTER)).distinct().withColumn("used_before", F.lit(True))
     ids = (clustered.select(CLUSTER, "anchor_value").dropDuplicates([CLUSTER]).join(kept, CLUSTER, "left")
            .join(previous_ids, CLUSTER, "left")
-           .select(CLUSTER, new_or_kept_id(secret, run_id).alias("resident_id")))
+           .select(CLUSTER, new_or_kept_id(secret, run_id).alias("resident_id"))).localCheckpoint()
     assigned = clustered.join(ids, CLUSTER).drop(CLUSTER)
     return Registration(assigned, id_history(overlap, ids, kept, before))
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import reduce
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from cityhub.clock import StepClock
 from cityhub.lake import Lake
+from cityhub.lake_tables import carry_forward, changed_keys, constant, has_table, lookup, read_table, rows_with, values_of, write_table
 from connectors.definition import SourceDefinition
+from transforms.spark import sized_for
 
-from .incremental import changed_keys, load_model, load_term_frequencies, resolve_incrementally, save_model
+from .incremental import BLOCKING_KEYS, MODEL, Part, Previous, copy_model, resolve_incrementally, save_model, spark_frame
 from .matching import match_persons
 from .profile import load_profile
 from .registry import assign_persistent_ids, previous_registry
@@ -65,76 +68,124 @@ def xref_of(links: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-@dataclass
-class Linking:
-    """What matching gave the resolve step: the xref, review queue, id history, model and term frequencies.
-
-    `rebuilt` is None after a full run (every resident's golden record is built); after an
-    incremental run it holds the record keys matched again (only their residents, and residents with
-    changed facts, get new golden records), and `replaced` the previous residents those records (or
-    records gone) belonged to, whose golden records are not carried.
-    """
-
-    xref: DataFrame
-    review: DataFrame
-    history: DataFrame
-    model: dict | None
-    term_frequencies: dict[str, DataFrame] = field(default_factory=dict)
-    rebuilt: DataFrame | None = None
-    replaced: DataFrame | None = None
+def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, secret: str, result: ResolveResult) -> None:
+    """Match every record, keep the live run's ids (`previous_run`), write xref, review queue, id history, model and blocking keys."""
+    matches = match_persons(spark.read.parquet(str(lake.standardised_persons(run_id))))
+    registration = assign_persistent_ids(matches.links, previous_registry(spark, lake, previous_run), secret, run_id)
+    save_model(lake.resolved(run_id, MODEL), matches.model, matches.term_frequencies)
+    _write(lake, run_id, result, {
+        "resident_xref": xref_of(registration.links, run_id).select(*XREF_COLUMNS),
+        "review_queue": matches.review.withColumn("run_id", F.lit(run_id)),
+        "resident_id_history": registration.history,
+        BLOCKING_KEYS: matches.blocking_keys,
+    })
 
 
-def build_xref(persons: DataFrame, secret: str, run_id: str, previous: DataFrame | None = None) -> Linking:
-    """`resident_xref` (every person record with its resident id, rule and evidence), the review queue, the id history and the model.
-
-    `previous` is the live run's (record_key, resident_id): residents found in it keep their ids.
-    """
-    matches = match_persons(persons)
-    registration = assign_persistent_ids(matches.links, previous, secret, run_id)
-    return Linking(xref_of(registration.links, run_id), matches.review.withColumn("run_id", F.lit(run_id)), registration.history,
-                   matches.model, matches.term_frequencies)
-
-
-def build_xref_incrementally(spark: SparkSession, lake: Lake, persons: DataFrame, previous_run: str, secret: str, run_id: str) -> Linking:
-    """As build_xref, but matching only records new or changed since `previous_run` and the residents they touch."""
-    previous_persons = _read(spark, lake.standardised_persons(previous_run))
-    if previous_persons is None:
-        raise FileNotFoundError(f"{lake.standardised_persons(previous_run)}: the live run's standardised persons are needed "
-                                "for an incremental run; run without --incremental")
-    previous_xref = spark.read.parquet(str(lake.resolved(previous_run, "resident_xref")))
-    previous_review = _read(spark, lake.resolved(previous_run, "review_queue"))
-    model_folder = lake.resolved(previous_run, "matching_model")
-    found = resolve_incrementally(persons, previous_persons, previous_xref, previous_review, load_model(model_folder),
-                                  load_term_frequencies(spark, model_folder), load_profile(), secret, run_id)
-    links = persons.join(found.xref_links, "record_key")
-    review = found.review.drop("run_id").withColumn("run_id", F.lit(run_id))
-    return Linking(xref_of(links, run_id), review, found.history, found.model, found.term_frequencies, found.rematched,
-                   found.replaced)
+def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, secret: str,
+                       result: ResolveResult) -> tuple[Part, pa.Table]:
+    """As link_fully, matching only the part of the records changes since `previous_run` could affect (incremental.py); that part and the run's persons."""
+    previous = Previous.read(lake, previous_run)
+    folder = lake.standardised_persons(run_id)
+    current = read_table(folder)
+    found = resolve_incrementally(spark, folder, current, previous, load_profile(), secret, run_id)
+    copy_model(previous.model_folder, lake.resolved(run_id, MODEL))
+    _write_arrow(lake, run_id, result, {
+        "resident_xref": xref_table(current, found.links, run_id),
+        "review_queue": found.review,
+        BLOCKING_KEYS: found.blocking_keys,
+    })
+    _write(lake, run_id, result, {"resident_id_history": found.history})
+    return found.part, current
 
 
-def facts_by_resident(facts: DataFrame, xref: DataFrame) -> DataFrame:
-    """`fact_<source>`: the source's standardised facts with the resident each is about."""
-    residents = xref.select("record_key", "resident_id")
-    return facts.join(residents, "record_key", "left").select("resident_id", *facts.columns)
+def xref_table(persons: pa.Table, links: pa.Table, run_id: str) -> pa.Table:
+    """XREF_COLUMNS for every record of `persons` (Arrow), its link looked up in `links` (incremental.LINK_COLUMNS)."""
+    linked = lookup(persons["record_key"], links, "record_key", ("resident_id", "match_rule", "match_probability", "match_evidence"))
+    columns = {name: persons[name] for name in ("record_key", "source", "stream", "source_record_id", "batch_id")}
+    columns.update({name: linked[name] for name in linked.column_names})
+    columns["run_id"] = constant(run_id, persons.num_rows)
+    return pa.table({name: columns[name] for name in XREF_COLUMNS})
 
 
-def check_xref(xref: DataFrame) -> tuple[int, dict[str, int]]:
+def check_xref(xref: pa.Table) -> tuple[int, dict[str, int]]:
     """Residents and records per rule; raise unless every record is linked to a resident exactly once."""
-    total = xref.agg(
-        F.count(F.lit(1)).alias("records"), F.countDistinct("record_key").alias("keys"),
-        F.count("resident_id").alias("linked"), F.countDistinct("resident_id").alias("residents"),
-    ).first()
-    if total["linked"] != total["records"] or total["keys"] != total["records"]:
+    records, keys = xref.num_rows, pc.count_distinct(xref["record_key"]).as_py()
+    linked = xref.num_rows - xref["resident_id"].null_count
+    if linked != records or keys != records:
         raise ResolveError(
-            f"resident_xref must hold every standardised record exactly once: {total['records']} rows, "
-            f"{total['keys']} distinct records, {total['linked']} linked to a resident"
+            f"resident_xref must hold every standardised record exactly once: {records} rows, "
+            f"{keys} distinct records, {linked} linked to a resident"
         )
-    by_rule = {row["match_rule"]: row["count"] for row in xref.groupBy("match_rule").count().collect()}
-    return total["residents"], by_rule
+    by_rule = {row["values"]: row["counts"] for row in pc.value_counts(xref["match_rule"]).to_pylist()}
+    return pc.count_distinct(xref["resident_id"]).as_py(), by_rule
 
 
-def _read(spark: SparkSession, path: Path) -> DataFrame | None:
-    return spark.read.parquet(str(path)) if path.is_dir() and any(path.glob("*.parquet")) else None
+def write_fact_tables(lake: Lake, run_id: str, definitions: list[SourceDefinition], xref: pa.Table,
+                      result: ResolveResult) -> dict[str, pa.Table]:
+    """`fact_<source>`: each source's standardised facts with the resident each is about (its subject record's); the tables written."""
+    tables = {}
+    for definition in definitions:
+        folder = lake.standardised_facts(run_id, definition.name)
+        if not has_table(folder):
+            continue
+        facts = read_table(folder)
+        residents = lookup(facts["record_key"], xref, "record_key", ["resident_id"])["resident_id"]
+        if residents.null_count:
+            raise ResolveError(f"{residents.null_count} {definition.name} fact rows point at no standardised person record")
+        tables[definition.name] = facts.add_column(0, "resident_id", residents)
+        result.facts[definition.name] = facts.num_rows
+    _write_arrow(lake, run_id, result, {f"fact_{source}": table for source, table in tables.items()})
+    return tables
+
+
+def write_golden_records(spark: SparkSession, lake: Lake, run_id: str, rules, sources: list[str], result: ResolveResult) -> None:
+    """`resident` and `resident_lineage` of every resident, by survivorship over all its records and facts."""
+    xref = spark.read.parquet(str(result.paths["resident_xref"]))
+    linked = xref.select("record_key", "resident_id", "match_rule")  # survivorship asks how each record was linked
+    persons = spark.read.parquet(str(lake.standardised_persons(run_id))).join(linked, "record_key")
+    facts = {source: spark.read.parquet(str(result.paths[f"fact_{source}"])) for source in sources}
+    winners = choose(all_candidates(persons, facts, rules)).persist()
+    try:
+        _write(lake, run_id, result, {"resident": golden_records(xref, winners, run_id), "resident_lineage": lineage(winners, run_id)})
+    finally:
+        winners.unpersist()
+
+
+def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, rules, persons: pa.Table, xref: pa.Table,
+                         facts: dict[str, pa.Table], part: Part, result: ResolveResult) -> None:
+    """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed, the rest carried."""
+    renewed = residents_to_rebuild(lake, previous_run, xref, facts, part.rematched)
+    mine = rows_with(xref, "resident_id", renewed)
+    linked = spark_frame(spark, mine.select(["record_key", "resident_id", "match_rule", "source"]), result.paths["resident_xref"])
+    records = spark_frame(spark, rows_with(persons, "record_key", mine["record_key"]), lake.standardised_persons(run_id))
+    frames = {source: spark_frame(spark, rows_with(table, "resident_id", renewed), result.paths[f"fact_{source}"])
+              for source, table in facts.items()}
+    with sized_for(spark, mine.num_rows):
+        winners = choose(all_candidates(records.join(linked.drop("source"), "record_key"), frames, rules)).persist()
+        try:
+            fresh = {"resident": golden_records(linked, winners, run_id).toArrow(), "resident_lineage": lineage(winners, run_id).toArrow()}
+        finally:
+            winners.unpersist()
+    # Every other live-run resident has the same records and facts as before.
+    dropped = {"resident_id": pa.concat_arrays([renewed, part.replaced])}
+    _write_arrow(lake, run_id, result, {table: carry_forward(lake.resolved(previous_run, table), rows, dropped, run_id)
+                                        for table, rows in fresh.items()})
+
+
+def residents_to_rebuild(lake: Lake, previous_run: str, xref: pa.Table, facts: dict[str, pa.Table], rematched: pa.Array) -> pa.Array:
+    """resident_id of residents whose golden record may differ from the live run's: a record matched again, or a fact row new, changed or gone."""
+    records = [rematched]
+    for source, current in facts.items():
+        folder = lake.standardised_facts(previous_run, source)
+        if not has_table(folder):
+            records.append(values_of(current, "record_key"))
+            continue
+        previous = read_table(folder)
+        compared = [c for c in current.column_names if c not in ("resident_id", "batch_id")]
+        changed = changed_keys(current, previous, "fact_key", compared)
+        # A fact row's resident is its subject record's: look it up on either run's rows.
+        records += [values_of(rows_with(table, "fact_key", changed), "record_key") for table in (current, previous)]
+    return values_of(rows_with(xref, "record_key", pa.concat_arrays(records)), "resident_id")
 
 
 def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str,
@@ -148,105 +199,28 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
     residents whose records or facts changed.
     """
     rules = load_rules(rules_path)
-    persons = _read(spark, lake.standardised_persons(run_id))
-    if persons is None:
+    if not has_table(lake.standardised_persons(run_id)):
         raise FileNotFoundError(f"{lake.standardised_persons(run_id)}: no standardised persons for run {run_id}; run standardise first")
     result = ResolveResult(run_id=run_id)
-    cached: list[DataFrame] = []
-
-    def cache(frame: DataFrame) -> DataFrame:
-        cached.append(frame.persist())
-        return frame
-
     clock = StepClock()
     try:
         with clock.step("link"):
-            persons = cache(persons)
+            part = persons = None
             if incremental and previous_run is not None:
-                linking = build_xref_incrementally(spark, lake, persons, previous_run, hub_secret, run_id)
+                part, persons = link_incrementally(spark, lake, run_id, previous_run, hub_secret, result)
             else:
-                linking = build_xref(persons, hub_secret, run_id, previous_registry(spark, lake, previous_run))
-            save_model(lake.resolved(run_id, "matching_model"), linking.model, linking.term_frequencies)
-            # Written first and read back: everything after builds on the xref, and its lineage (matching,
-            # clustering, the registry) would make every later query plan huge.
-            _write(lake, run_id, result, {"resident_xref": linking.xref.select(*XREF_COLUMNS)})
-            xref = cache(spark.read.parquet(str(result.paths["resident_xref"])))
+                link_fully(spark, lake, run_id, previous_run, hub_secret, result)
+            xref = read_table(result.paths["resident_xref"])
             result.residents, result.xref_by_rule = check_xref(xref)
-            _write(lake, run_id, result, {"review_queue": linking.review, "resident_id_history": linking.history})
         with clock.step("golden_records"):
-            facts = {}
-            for definition in definitions:
-                frame = _read(spark, lake.standardised_facts(run_id, definition.name))
-                if frame is not None:
-                    facts[definition.name] = cache(facts_by_resident(frame, xref))
-            result.facts = _count_facts(facts)
-            resident, resident_lineage = golden_tables(spark, lake, run_id, previous_run, persons, xref, facts, rules, linking, cache)
-            _write(lake, run_id, result, {
-                "resident": resident,
-                "resident_lineage": resident_lineage,
-                **{f"fact_{source}": frame for source, frame in facts.items()},
-            })
+            facts = write_fact_tables(lake, run_id, definitions, xref, result)
+            if part is None:
+                write_golden_records(spark, lake, run_id, rules, list(facts), result)
+            else:
+                carry_golden_records(spark, lake, run_id, previous_run, rules, persons, xref, facts, part, result)
     finally:
         result.step_seconds = clock.seconds
-        for frame in cached:
-            frame.unpersist()
     return result
-
-
-def golden_tables(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, persons: DataFrame, xref: DataFrame,
-                  facts: dict[str, DataFrame], rules, linking: Linking, cache) -> tuple[DataFrame, DataFrame]:
-    """`resident` and `resident_lineage`: built by survivorship for every resident, or after an incremental run only for
-    residents with a record matched again or a changed fact row, the others carried from the previous run."""
-    residents = xref.select("record_key", "resident_id")
-    linked = xref.select("record_key", "resident_id", "match_rule")  # survivorship asks how each record was linked
-    if linking.rebuilt is None or previous_run is None:
-        winners = cache(choose(all_candidates(persons.join(linked, "record_key"), facts, rules)))
-        return golden_records(xref, winners, run_id), lineage(winners, run_id)
-    renewed = residents_to_rebuild(spark, lake, run_id, previous_run, residents, facts, linking.rebuilt).localCheckpoint()
-    mine = xref.join(F.broadcast(renewed), "resident_id")
-    winners = cache(choose(all_candidates(persons.join(F.broadcast(mine.select("record_key", "resident_id", "match_rule")), "record_key"),
-                                          {source: frame.join(F.broadcast(renewed), "resident_id") for source, frame in facts.items()},
-                                          rules)))
-    # Every other previous resident has the same records and facts as before: its rows are carried.
-    dropped = F.broadcast(renewed.unionByName(linking.replaced).distinct())
-    previous_resident = spark.read.parquet(str(lake.resolved(previous_run, "resident"))).join(dropped, "resident_id", "left_anti")
-    previous_lineage = spark.read.parquet(str(lake.resolved(previous_run, "resident_lineage"))).join(dropped, "resident_id", "left_anti")
-    resident = golden_records(mine, winners, run_id).unionByName(previous_resident.withColumn("run_id", F.lit(run_id)))
-    return resident, lineage(winners, run_id).unionByName(previous_lineage.withColumn("run_id", F.lit(run_id)))
-
-
-def residents_to_rebuild(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, residents: DataFrame,
-                         facts: dict[str, DataFrame], rebuilt: DataFrame) -> DataFrame:
-    """resident_id of residents whose golden record may differ from the previous run's: a record matched again, or a fact row new, changed or gone."""
-    keys = [rebuilt]
-    for source, frame in facts.items():
-        previous = _read(spark, lake.standardised_facts(previous_run, source))
-        current = frame.drop("resident_id")
-        fact_columns = tuple(c for c in current.columns if c not in ("batch_id",))
-        if previous is None:
-            keys.append(current.select("record_key"))
-            continue
-        changed = changed_keys(current, previous, key="fact_key", columns=fact_columns)
-        # A fact row's resident is its subject record's: look it up on either run's rows.
-        subjects = current.select("fact_key", "record_key").unionByName(previous.select("fact_key", "record_key")).distinct()
-        keys.append(changed.withColumnRenamed("record_key", "fact_key").join(subjects, "fact_key").select("record_key"))
-    touched = reduce(DataFrame.unionByName, keys).distinct()
-    return residents.join(F.broadcast(touched), "record_key").select("resident_id").distinct()
-
-
-def _count_facts(facts: dict[str, DataFrame]) -> dict[str, int]:
-    """Fact rows per source in one action; rows whose record has no resident would be a bug, so they raise."""
-    if not facts:
-        return {}
-    counted = reduce(DataFrame.unionByName, (
-        frame.select(F.lit(source).alias("source"), F.col("resident_id").isNull().alias("unlinked")) for source, frame in facts.items()
-    )).groupBy("source").agg(F.count(F.lit(1)).alias("rows"), F.sum(F.col("unlinked").cast("int")).alias("unlinked")).collect()
-    counts = {source: 0 for source in facts}
-    for row in counted:
-        if row["unlinked"]:
-            raise ResolveError(f"{row['unlinked']} {row['source']} fact rows point at no standardised person record")
-        counts[row["source"]] = row["rows"]
-    return counts
 
 
 def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, DataFrame]) -> None:
@@ -254,3 +228,8 @@ def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, Dat
         path = lake.resolved(run_id, table)
         frame.write.mode("overwrite").parquet(str(path))
         result.paths[table] = path
+
+
+def _write_arrow(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, pa.Table]) -> None:
+    for table, rows in tables.items():
+        result.paths[table] = write_table(rows, lake.resolved(run_id, table))

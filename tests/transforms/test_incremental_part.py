@@ -1,0 +1,41 @@
+"""The part an incremental run matches again: whole residents, every record of an ID number, the neighbours of records without an anchor."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from transforms.resolve.incremental import closed_part, holders, sharing_a_number
+
+# Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 has no ID anchor.
+XREF = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "resident_id": ["A", "A", "B", "C", "C", "D", "E"]})
+# a2 and e1 carry one number (e1's a parent's, say: another resident).
+PERSONS = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "id_number": ["N1", "N2", "N3", None, "N4", "N5", "N2"]})
+# a1 and b1 share a blocking key (k1), c1 and d1 another (k2).
+KEYS = pa.table({"record_key": ["a1", "b1", "c1", "d1", "c2"], "key": pa.array([1, 1, 2, 2, 3], pa.int64())})
+FREE = pa.array(["c1"])
+
+
+def part(*start: str) -> tuple[list[str], list[str]]:
+    records, residents = closed_part(pa.array(list(start)), PERSONS, XREF, KEYS, FREE)
+    return sorted(records.to_pylist()), sorted(residents.to_pylist())
+
+
+def test_a_resident_comes_whole_with_every_record_sharing_an_id_number():
+    # b1 shares a key with a1, but two anchored records are never scored against each other: B stays out
+    assert part("a1") == (["a1", "a2", "e1"], ["A", "E"])
+
+
+def test_a_record_without_an_anchor_brings_the_residents_it_shares_a_key_with():
+    assert part("c2") == (["c1", "c2", "d1"], ["C", "D"])
+
+
+def test_a_gone_record_brings_its_resident_but_is_not_matched():
+    records, residents = closed_part(pa.array(["gone", "b1"]), PERSONS, pa.concat_tables([XREF, pa.table({"record_key": ["gone"], "resident_id": ["B"]})]),
+                                     KEYS, FREE)
+    assert sorted(records.to_pylist()) == ["b1"] and residents.to_pylist() == ["B"]
+
+
+def test_holders_and_number_sharing():
+    assert sorted(holders(KEYS, pa.array(["a1"])).to_pylist()) == ["a1", "b1"]
+    assert holders(KEYS, pa.array(["c2", "a1"]), among=FREE).to_pylist() == []
+    assert sorted(sharing_a_number(PERSONS, pa.array(["e1"])).to_pylist()) == ["a2", "e1"]
