@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from transforms.resolve.ids import resident_id_for
+from transforms.resolve.ids import resident_id_for, salted
 from transforms.resolve.registry import MERGE, RETIRE, SPLIT, assign_persistent_ids
 
 pytestmark = pytest.mark.spark
@@ -54,6 +54,7 @@ def test_ids_are_kept_through_new_records_splits_merges_and_retirements(spark):
     assert ids["h"] == ids["h2"] == "R6"
     assert ids["new1"] == resident_id_for("z", SECRET)
     assert ids["q1"] not in (reused, None), "an id once given must never come back meaning someone else"
+    assert ids["q1"] == resident_id_for(salted("q", "run2"), SECRET) == resident_id_for("q@run2", SECRET)
     assert len({ids[k] for k in ("a", "c", "d", "m", "h", "q1", "new1")}) == 7
     assert history == sorted([
         ("R1", ids["c"], SPLIT, 1),

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -88,7 +88,8 @@ class Part:
 
     changed: pa.Array  # record_key of records new, changed or gone since the live run
     rematched: pa.Array  # record_key of this run's records matched again (the changed ones among them)
-    replaced: pa.Array  # resident_id of the live run's residents with a record in the part (or gone): not carried
+    replaced: pa.Array  # resident_id of the live run's residents with a record in the part (or gone): their links are not carried
+    relinked: pa.Array | None = None  # resident_id (either run's) of residents whose records, or how one was linked, changed
 
     @property
     def touched(self) -> pa.Array:
@@ -190,6 +191,17 @@ def part_to_rematch(spark: SparkSession, persons_folder: Path, current: pa.Table
     return Part(changed, rematched, replaced)
 
 
+def relinked_residents(previous_xref: pa.Table, fresh: pa.Table, part: Part) -> pa.Array:
+    """resident_id, of the live run or this one, of residents of the part whose records, or the rule linking one of them, changed."""
+    def linked(table: pa.Table) -> pa.Table:
+        membership = pc.binary_join_element_wise(table["resident_id"], table["record_key"], "\x1f")
+        return pa.table({"membership": membership, "resident_id": table["resident_id"], "match_rule": table["match_rule"]})
+
+    now, before = linked(fresh), linked(rows_with(previous_xref, "resident_id", part.replaced))
+    changed = changed_keys(now, before, "membership", ["match_rule"])
+    return as_values(pa.concat_arrays([values_of(rows_with(table, "membership", changed), "resident_id") for table in (now, before)]))
+
+
 def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa.Table, previous: Previous,
                           profile: MatchingProfile, secret: str, run_id: str) -> IncrementalLinks:
     """Links for every record of the run (`current`: its standardised persons), matching only the part changes could affect."""
@@ -202,7 +214,9 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
                                 model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
         before = rows_with(previous.xref, "resident_id", part.replaced).select(["record_key", "resident_id"])
         registration = assign_persistent_ids(matches.links, spark.createDataFrame(before), secret, run_id)
-        links = carry_forward(previous.xref, registration.links.select(*LINK_COLUMNS).toArrow(), {"record_key": part.touched})
+        fresh = registration.links.select(*LINK_COLUMNS).toArrow()
+        part = replace(part, relinked=relinked_residents(previous.xref, fresh, part))
+        links = carry_forward(previous.xref, fresh, {"record_key": part.touched})
         review = matches.review.withColumn("run_id", F.lit(run_id)).toArrow()
         keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
         history = registration.history.localCheckpoint()  # written later by the resolve step: computed while the part's settings hold

@@ -32,14 +32,31 @@ LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability"
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}
 
 
+# Some tests are written once as Spark SQL text: a large expression built of many of them (the survivorship candidates) is
+# then one call into Spark instead of thousands. The Column helpers wrap the same text.
+def sql_string(value: str) -> str:
+    """`value` as a Spark SQL string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def has_flag_sql(flag: str, column: str = "flags") -> str:
+    """SQL of has_flag."""
+    return f"coalesce(array_contains(split(`{column}`, ','), {sql_string(flag)}), false)"
+
+
 def has_flag(flag: str, column: str = "flags") -> Column:
     """True when the record's comma-separated `flags` (or another such column, e.g. `repairs`) include `flag`."""
-    return F.coalesce(F.array_contains(F.split(F.col(column), ","), F.lit(flag)), F.lit(False))
+    return F.expr(has_flag_sql(flag, column))
+
+
+def valid_number_sql() -> str:
+    """SQL of valid_number."""
+    return f"(id_number IS NOT NULL AND id_status IN ({', '.join(sql_string(status) for status in sorted(USABLE_STATUSES))}))"
 
 
 def valid_number() -> Column:
     """True for a record whose standardised number has a usable status (valid, upgraded or repaired)."""
-    return F.col("id_number").isNotNull() & F.col("id_status").isin(*sorted(USABLE_STATUSES))
+    return F.expr(valid_number_sql())
 
 
 def stated_birth_date() -> Column:

@@ -30,12 +30,13 @@ from pyspark.sql import functions as F
 
 from cityhub.lake import Lake
 
-from .ids import resident_id_of
+from .ids import resident_id_of, resident_ids_of
 
 MERGE, SPLIT, RETIRE = "merge", "split", "retire"
 HISTORY_COLUMNS = ("old_resident_id", "new_resident_id", "change", "reason", "record_count")
 HISTORY_SCHEMA = "old_resident_id string, new_resident_id string, change string, reason string, record_count long"
 CLUSTER = "cluster_key"  # the cluster's brand-new id: one per (anchor) cluster
+SALTED = "salted_id"  # its id salted with the run, for a cluster whose brand-new id an earlier resident had
 
 
 @dataclass
@@ -54,7 +55,7 @@ def assign_persistent_ids(links: DataFrame, previous: DataFrame | None, secret: 
     """Give each cluster of `links` (by anchor_value) a resident id, keeping the ids of `previous` (record_key, resident_id)."""
     # Checkpointed: the xref, the history and the golden records all read it, and its lineage is the
     # whole matching.
-    clustered = with_cluster_ids(links, secret).localCheckpoint()
+    clustered = with_cluster_ids(links, secret, run_id if previous is not None else None).localCheckpoint()
     if previous is None:
         return Registration(clustered.withColumnRenamed(CLUSTER, "resident_id"), empty_history(links.sparkSession))
     before = previous.select("record_key", F.col("resident_id").alias("previous_id"))
@@ -63,18 +64,23 @@ def assign_persistent_ids(links: DataFrame, previous: DataFrame | None, secret: 
                .groupBy(CLUSTER, "previous_id").agg(F.count(F.lit(1)).alias("records"))).localCheckpoint()
     kept = kept_ids(overlap)
     previous_ids = before.select(F.col("previous_id").alias(CLUSTER)).distinct().withColumn("used_before", F.lit(True))
-    ids = (clustered.select(CLUSTER, "anchor_value").dropDuplicates([CLUSTER]).join(kept, CLUSTER, "left")
+    ids = (clustered.select(CLUSTER, SALTED).dropDuplicates([CLUSTER]).join(kept, CLUSTER, "left")
            .join(previous_ids, CLUSTER, "left")
-           .select(CLUSTER, new_or_kept_id(secret, run_id).alias("resident_id"))).localCheckpoint()
-    assigned = clustered.join(ids, CLUSTER).drop(CLUSTER)
+           .select(CLUSTER, new_or_kept_id().alias("resident_id"))).localCheckpoint()
+    assigned = clustered.join(ids, CLUSTER).drop(CLUSTER, SALTED)
     return Registration(assigned, id_history(overlap, ids, kept, before))
 
 
-def with_cluster_ids(links: DataFrame, secret: str) -> DataFrame:
-    """Links with CLUSTER, the HMAC id of their anchor, hashed once per cluster rather than once per record."""
+def with_cluster_ids(links: DataFrame, secret: str, run_id: str | None = None) -> DataFrame:
+    """Links with CLUSTER, the HMAC id of their anchor, hashed once per cluster rather than once per record; with `run_id`,
+    SALTED too, the id a new cluster takes when an earlier resident had its CLUSTER id (hashed in the same pass)."""
     anchors = links.select("anchor_value").distinct()
-    ids = anchors.withColumn(CLUSTER, resident_id_of(F.col("anchor_value"), secret))
-    return links.join(ids, "anchor_value").select(*links.columns, CLUSTER)
+    if run_id is None:
+        ids = anchors.withColumn(CLUSTER, resident_id_of(F.col("anchor_value"), secret))
+    else:
+        hashed = anchors.withColumn("ids", resident_ids_of(F.col("anchor_value"), secret, run_id))
+        ids = hashed.select("anchor_value", F.col("ids.id").alias(CLUSTER), F.col("ids.salted").alias(SALTED))
+    return links.join(ids, "anchor_value").select(*links.columns, *(c for c in ids.columns if c != "anchor_value"))
 
 
 def kept_ids(overlap: DataFrame) -> DataFrame:
@@ -86,10 +92,9 @@ def kept_ids(overlap: DataFrame) -> DataFrame:
     return winners.select(CLUSTER, F.col("previous_id").alias("kept_id"))
 
 
-def new_or_kept_id(secret: str, run_id: str) -> Column:
+def new_or_kept_id() -> Column:
     """The kept id; else the cluster's own id, salted with the run when an earlier resident had it."""
-    salted = resident_id_of(F.concat(F.col("anchor_value"), F.lit("@"), F.lit(run_id)), secret)
-    return F.coalesce(F.col("kept_id"), F.when(F.col("used_before"), salted).otherwise(F.col(CLUSTER)))
+    return F.coalesce(F.col("kept_id"), F.when(F.col("used_before"), F.col(SALTED)).otherwise(F.col(CLUSTER)))
 
 
 def id_history(overlap: DataFrame, ids: DataFrame, kept: DataFrame, before: DataFrame) -> DataFrame:

@@ -12,7 +12,9 @@ from pyspark.sql import functions as F
 
 from cityhub.clock import StepClock
 from cityhub.lake import Lake
-from cityhub.lake_tables import carry_forward, changed_keys, constant, has_table, lookup, read_table, rows_with, values_of, write_table
+from cityhub.lake_tables import (
+    as_values, carry_forward, changed_keys, constant, has_table, lookup, read_table, rows_with, values_of, write_table,
+)
 from connectors.definition import SourceDefinition
 from transforms.spark import sized_for
 
@@ -154,7 +156,7 @@ def write_golden_records(spark: SparkSession, lake: Lake, run_id: str, rules, so
 def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, rules, persons: pa.Table, xref: pa.Table,
                          facts: dict[str, pa.Table], part: Part, result: ResolveResult) -> None:
     """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed, the rest carried."""
-    renewed = residents_to_rebuild(lake, previous_run, xref, facts, part.rematched)
+    renewed = residents_to_rebuild(lake, previous_run, xref, facts, part)
     mine = rows_with(xref, "resident_id", renewed)
     linked = spark_frame(spark, mine.select(["record_key", "resident_id", "match_rule", "source"]), result.paths["resident_xref"])
     records = spark_frame(spark, rows_with(persons, "record_key", mine["record_key"]), lake.standardised_persons(run_id))
@@ -166,15 +168,17 @@ def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_
             fresh = {"resident": golden_records(linked, winners, run_id).toArrow(), "resident_lineage": lineage(winners, run_id).toArrow()}
         finally:
             winners.unpersist()
-    # Every other live-run resident has the same records and facts as before.
-    dropped = {"resident_id": pa.concat_arrays([renewed, part.replaced])}
+    # Every other live-run resident has the same records, links and facts as before; those whose id is gone are dropped.
+    gone = pc.filter(part.replaced, pc.invert(pc.is_in(part.replaced, value_set=xref["resident_id"].combine_chunks())))
+    dropped = {"resident_id": pa.concat_arrays([renewed, gone])}
     _write_arrow(lake, run_id, result, {table: carry_forward(lake.resolved(previous_run, table), rows, dropped, run_id)
                                         for table, rows in fresh.items()})
 
 
-def residents_to_rebuild(lake: Lake, previous_run: str, xref: pa.Table, facts: dict[str, pa.Table], rematched: pa.Array) -> pa.Array:
-    """resident_id of residents whose golden record may differ from the live run's: a record matched again, or a fact row new, changed or gone."""
-    records = [rematched]
+def residents_to_rebuild(lake: Lake, previous_run: str, xref: pa.Table, facts: dict[str, pa.Table], part: Part) -> pa.Array:
+    """resident_id of residents whose golden record may differ from the live run's: a record of theirs new or changed, their
+    records or how one was linked not as before (`part.relinked`), or a fact row of theirs new, changed or gone."""
+    records = [part.changed]
     for source, current in facts.items():
         folder = lake.standardised_facts(previous_run, source)
         if not has_table(folder):
@@ -185,7 +189,9 @@ def residents_to_rebuild(lake: Lake, previous_run: str, xref: pa.Table, facts: d
         changed = changed_keys(current, previous, "fact_key", compared)
         # A fact row's resident is its subject record's: look it up on either run's rows.
         records += [values_of(rows_with(table, "fact_key", changed), "record_key") for table in (current, previous)]
-    return values_of(rows_with(xref, "record_key", pa.concat_arrays(records)), "resident_id")
+    touched = values_of(rows_with(xref, "record_key", pa.concat_arrays(records)), "resident_id")
+    relinked = pc.filter(part.relinked, pc.is_in(part.relinked, value_set=xref["resident_id"].combine_chunks()))  # not those whose id is gone
+    return as_values(pa.concat_arrays([touched, relinked]))
 
 
 def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], lake: Lake, run_id: str,
