@@ -144,11 +144,11 @@ def stacked(tables: Sequence[pa.Table]) -> pa.Table:
     return pa.concat_tables([table.select(schema.names).cast(schema) for table in tables])
 
 
-def carry_forward(previous: pa.Table | Path, fresh: pa.Table, drop: Mapping[str, object], run_id: str | None = None) -> pa.Table:
+def carry_forward(previous: pa.Table | Path, fresh: pa.Table | None, drop: Mapping[str, object], run_id: str | None = None) -> pa.Table:
     """The previous run's rows (a table, or a folder read with read_table) except those `drop` names (rows_without), followed
-    by `fresh` in the previous rows' schema; every row's `run_id` set when given."""
+    by `fresh` (when any) in the previous rows' schema; every row's `run_id` set when given."""
     kept = read_table(previous, without=drop) if isinstance(previous, Path) else rows_without(previous, drop)
-    table = stacked([kept, conformed(fresh, kept.schema)])
+    table = stacked([kept] if fresh is None else [kept, conformed(fresh, kept.schema)])
     if run_id is not None and "run_id" in table.column_names:
         table = table.set_column(table.column_names.index("run_id"), "run_id", constant(run_id, table.num_rows))
     return table

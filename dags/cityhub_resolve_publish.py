@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Asset, AssetAny, dag, task
+from airflow.sdk import Asset, AssetAny, Param, dag, task
 
 from cityhub.orchestration import PUBLISHED_ASSET_URI, raw_asset_uri, source_names
 
@@ -21,6 +21,10 @@ records, and publishes the shared layer in one transaction: if anything fails, t
 published version stays live. Updates `cityhub://published/resident` for subscribers. Then scores
 each department (provider scorecard history, `<run>/quality/scorecard.html`); quality warnings are
 in that task's log and return value.
+
+Param `incremental` (trigger with config): re-match only the records new or changed since the
+published run and the residents they could join, carrying everything else (a first run is always
+full). Scheduled runs resolve in full.
 """
 
 
@@ -41,6 +45,7 @@ def _context(airflow_context):
     default_args={"retries": 1, "retry_delay": timedelta(minutes=2)},
     doc_md=DOC,
     max_active_runs=1,
+    params={"incremental": Param(False, type="boolean", description="Re-match only what changed since the published run.")},
 )
 def cityhub_resolve_publish():
     @task
@@ -77,8 +82,8 @@ def cityhub_resolve_publish():
     def resolve(**context) -> dict:
         from cityhub.pipeline import resolve_step
 
-        result = resolve_step(_context(context))
-        return {"residents": result.get("residents")}
+        result = resolve_step(_context(context), incremental=bool(context["params"]["incremental"]))
+        return {"residents": result.get("residents"), **(result.get("incremental") or {})}  # an incremental run's counts
 
     @task(outlets=[Asset(PUBLISHED_ASSET_URI)])
     def publish(**context) -> dict:

@@ -30,6 +30,7 @@ PARSE_WITHOUT_NETWORK = textwrap.dedent(
             "outlets": {t.task_id: [getattr(o, "uri", str(o)) for o in t.outlets] for t in dag.tasks},
             "upstream": {t.task_id: sorted(t.upstream_task_ids) for t in dag.tasks},
             "schedule": type(dag.timetable).__name__,
+            "params": {name: dag.params[name] for name in dag.params},
         } for dag_id, dag in bag.dags.items()},
     }))
     """
@@ -55,6 +56,7 @@ def test_dags_import_without_errors_network_or_secrets():
         assert dag["doc"], dag_id
         assert all(retries >= 1 for retries in dag["retries"].values()), (dag_id, dag["retries"])
     assert "Asset" in parsed["dags"]["cityhub_resolve_publish"]["schedule"]
+    assert parsed["dags"]["cityhub_resolve_publish"]["params"] == {"incremental": False}, "scheduled runs resolve in full"
     for source in sources:
         ingest = parsed["dags"][f"cityhub_ingest_{source}"]
         # Only a batch that passed raw validation may schedule resolve_publish.

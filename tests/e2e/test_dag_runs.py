@@ -51,10 +51,18 @@ def test_ingest_then_resolve_publish_dag_runs(airflow_dagbag, fresh_city, tmp_pa
         assert run.state == "success"
 
     url = f"sqlite:///{home / 'shared.db'}"
+    query = sa.text("select resident_id, name, id_number, record_count from resident order by resident_id")
     with sa.create_engine(url).connect() as connection:
         versions = dict(connection.execute(sa.text("select dataset, max(version) from dataset_version group by dataset")).all())
         residents = connection.execute(sa.text("select count(*) from resident")).scalar()
+        published = connection.execute(query).all()
     assert versions.get("resident") == 1 and residents > 200
+    # Triggered with config: an incremental run against the one just published. Nothing changed, so it carries every resident.
+    run = airflow_dagbag.dags["cityhub_resolve_publish"].test(run_conf={"incremental": True})
+    assert run.state == "success"
+    assert returned(run, "resolve") == {"residents": residents, "records_changed": 0, "records_rematched": 0, "residents_rebuilt": 0}
+    with sa.create_engine(url).connect() as connection:
+        assert connection.execute(query).all() == published
     assert list((home / "runs").glob("*/quality/scorecard.html")), "the scorecard task writes the run's HTML"
     coverage = truth_coverage(url, fresh_city)
     assert coverage["missing"] == 0 and coverage["duplicated"] == 0, coverage
@@ -81,6 +89,16 @@ def test_a_batch_with_a_duplicated_record_fails_validate_raw_naming_the_rule_and
     assert not list((home / "lake" / "raw" / "housing").rglob("*.parquet")), "the batch is withdrawn from the raw layer"
     state = json.loads((home / "state" / "housing.json").read_text(encoding="utf-8"))
     assert state["streams"]["property"]["bookmark"] is None, "the file is read again once the bureau fixes it"
+
+
+def returned(run, task_id: str):
+    """What a task of the DAG run returned (its XCom)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        value = session.execute(XComModel.get_many(run_id=run.run_id, key="return_value", task_ids=task_id)).scalars().one().value
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def task_states(run) -> dict[str, str]:

@@ -100,3 +100,27 @@ def test_an_incremental_run_after_an_incremental_one_matches_a_full_run(spark, s
     assert "health:patients:H2" not in xref.index
     assert xref.loc["health:patients:H3", "resident_id"] != xref.loc["health:patients:H4", "resident_id"], "周立 is not 孫七"
     assert (xref.loc["public_security:persons:P9", "resident_id"] == before.loc["public_security:persons:P9", "resident_id"])
+
+
+def test_an_incremental_run_with_nothing_changed_carries_everything(spark, scenario_run, next_day):
+    from transforms.resolve.run import resolve_residents
+
+    lake = scenario_run.lake
+    shutil.copytree(lake.standardised("next"), lake.standardised("same_again"))
+    result = resolve_residents(spark, scenario_run.definitions, lake, "same_again", SECRET, previous_run="next_incremental", incremental=True)
+    assert result.incremental == {"records_changed": 0, "records_rematched": 0, "residents_rebuilt": 0}
+    assert_same_resolution(scenario_run, "next_incremental", "same_again")
+    assert scenario_run.table(lake.resolved("same_again", "resident_id_history")).empty
+    assert set(scenario_run.table(lake.resolved("same_again", "resident"))["run_id"]) == {"same_again"}
+
+
+def test_an_incremental_run_from_a_live_run_that_kept_no_blocking_keys_computes_them(spark, scenario_run, next_day):
+    from transforms.resolve.run import resolve_residents
+
+    lake = scenario_run.lake
+    shutil.copytree(lake.resolved("run1", "resident").parent, lake.resolved("legacy", "resident").parent)
+    shutil.rmtree(lake.resolved("legacy", "blocking_keys"))  # resolved before runs kept them
+    shutil.copytree(lake.standardised("run1"), lake.standardised("legacy"))
+    shutil.copytree(lake.standardised("next"), lake.standardised("next_from_legacy"))
+    resolve_residents(spark, scenario_run.definitions, lake, "next_from_legacy", SECRET, previous_run="legacy", incremental=True)
+    assert_same_resolution(scenario_run, "next", "next_from_legacy")

@@ -38,10 +38,10 @@ from transforms.standardise.person import PERSON_COLUMNS
 
 from .columns import comparison_columns
 from .linking import ID_NUMBER
-from .matching import match_persons
+from .matching import REVIEW_SCHEMA, match_persons
 from .probabilistic import rule_keys
 from .profile import MatchingProfile
-from .registry import assign_persistent_ids
+from .registry import assign_persistent_ids, empty_history
 
 MODEL_FILE = "model.json"
 TF_PREFIX = "tf_"
@@ -209,6 +209,10 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
     if kept is None:  # a live run resolved before runs kept their blocking keys: every record's, once, now
         kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
     part = part_to_rematch(spark, persons_folder, current, previous, kept, profile)
+    if len(part.touched) == 0:  # nothing changed: every link, review row and key is the live run's, and no id moved
+        review = previous.review if previous.review is not None else empty_review(spark, run_id)
+        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, empty_history(spark),
+                                replace(part, relinked=as_values([])))
     with sized_for(spark, len(part.rematched)):
         matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched), persons_folder), profile,
                                 model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
@@ -221,8 +225,13 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
         keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
         history = registration.history.localCheckpoint()  # written later by the resolve step: computed while the part's settings hold
     if previous.review is not None:
-        review = carry_forward(previous.review, review, {"record_key": part.rematched, "other_record_key": part.rematched}, run_id)
+        review = carry_forward(previous.review, review, {"record_key": part.touched, "other_record_key": part.touched}, run_id)
     return IncrementalLinks(links, review, keys, history, part)
+
+
+def empty_review(spark: SparkSession, run_id: str) -> pa.Table:
+    """A review queue with no rows (a live run resolved before runs kept one)."""
+    return spark.createDataFrame([], REVIEW_SCHEMA).withColumn("run_id", F.lit(run_id)).toArrow()
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:

@@ -43,6 +43,8 @@ class ResolveResult:
     xref_by_rule: dict[str, int] = field(default_factory=dict)
     facts: dict[str, int] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
+    # An incremental run's counts: records new, changed or gone; matched again; residents whose golden record was rebuilt.
+    incremental: dict[str, int] = field(default_factory=dict)
     # Wall seconds of its two parts: `link` (matching, clustering, resident ids: the checked xref, the
     # review queue, the id history) and `golden_records` (facts by resident, survivorship, lineage).
     step_seconds: dict[str, float] = field(default_factory=dict)
@@ -58,6 +60,7 @@ class ResolveResult:
             "run_id": self.run_id, "residents": self.residents, "records": self.records,
             "xref_by_rule": dict(self.xref_by_rule), "facts": dict(self.facts),
             "paths": {k: str(v) for k, v in self.paths.items()}, "step_seconds": dict(self.step_seconds),
+            "incremental": dict(self.incremental),
         }
 
 
@@ -97,6 +100,7 @@ def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_ru
         BLOCKING_KEYS: found.blocking_keys,
     })
     _write(lake, run_id, result, {"resident_id_history": found.history})
+    result.incremental.update(records_changed=len(found.part.changed), records_rematched=len(found.part.rematched))
     return found.part, current
 
 
@@ -157,22 +161,29 @@ def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_
                          facts: dict[str, pa.Table], part: Part, result: ResolveResult) -> None:
     """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed, the rest carried."""
     renewed = residents_to_rebuild(lake, previous_run, xref, facts, part)
-    mine = rows_with(xref, "resident_id", renewed)
+    result.incremental["residents_rebuilt"] = len(renewed)
+    fresh = golden_tables(spark, lake, run_id, rules, persons, rows_with(xref, "resident_id", renewed), facts, result) if len(renewed) else {}
+    # Every other live-run resident has the same records, links and facts as before; those whose id is gone are dropped.
+    gone = pc.filter(part.replaced, pc.invert(pc.is_in(part.replaced, value_set=xref["resident_id"].combine_chunks())))
+    dropped = {"resident_id": pa.concat_arrays([renewed, gone])}
+    _write_arrow(lake, run_id, result, {table: carry_forward(lake.resolved(previous_run, table), fresh.get(table), dropped, run_id)
+                                        for table in ("resident", "resident_lineage")})
+
+
+def golden_tables(spark: SparkSession, lake: Lake, run_id: str, rules, persons: pa.Table, mine: pa.Table, facts: dict[str, pa.Table],
+                  result: ResolveResult) -> dict[str, pa.Table]:
+    """`resident` and `resident_lineage` rows (Arrow) of the residents whose xref rows are `mine`, by survivorship in Spark."""
+    residents = values_of(mine, "resident_id")
     linked = spark_frame(spark, mine.select(["record_key", "resident_id", "match_rule", "source"]), result.paths["resident_xref"])
     records = spark_frame(spark, rows_with(persons, "record_key", mine["record_key"]), lake.standardised_persons(run_id))
-    frames = {source: spark_frame(spark, rows_with(table, "resident_id", renewed), result.paths[f"fact_{source}"])
+    frames = {source: spark_frame(spark, rows_with(table, "resident_id", residents), result.paths[f"fact_{source}"])
               for source, table in facts.items()}
     with sized_for(spark, mine.num_rows):
         winners = choose(all_candidates(records.join(linked.drop("source"), "record_key"), frames, rules)).persist()
         try:
-            fresh = {"resident": golden_records(linked, winners, run_id).toArrow(), "resident_lineage": lineage(winners, run_id).toArrow()}
+            return {"resident": golden_records(linked, winners, run_id).toArrow(), "resident_lineage": lineage(winners, run_id).toArrow()}
         finally:
             winners.unpersist()
-    # Every other live-run resident has the same records, links and facts as before; those whose id is gone are dropped.
-    gone = pc.filter(part.replaced, pc.invert(pc.is_in(part.replaced, value_set=xref["resident_id"].combine_chunks())))
-    dropped = {"resident_id": pa.concat_arrays([renewed, gone])}
-    _write_arrow(lake, run_id, result, {table: carry_forward(lake.resolved(previous_run, table), rows, dropped, run_id)
-                                        for table, rows in fresh.items()})
 
 
 def residents_to_rebuild(lake: Lake, previous_run: str, xref: pa.Table, facts: dict[str, pa.Table], part: Part) -> pa.Array:
