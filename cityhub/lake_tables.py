@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
@@ -84,6 +85,16 @@ def rows_without(table: pa.Table, drop: Mapping[str, object]) -> pa.Table:
     return pa.Table.from_batches([kept(batch) for batch in table.to_batches()], schema=table.schema)
 
 
+def without(values: pa.Array, dropped: pa.Array) -> pa.Array:
+    """`values` not among `dropped`."""
+    return values.filter(pc.invert(pc.is_in(values, value_set=dropped)))
+
+
+def among(values: pa.Array, kept: pa.Array) -> pa.Array:
+    """`values` among `kept`."""
+    return values.filter(pc.is_in(values, value_set=kept))
+
+
 def values_of(table: pa.Table, column: str) -> pa.Array:
     """The distinct non-null values of one column."""
     return as_values(table[column])
@@ -104,22 +115,17 @@ def _differs(left: pa.Array, right: pa.Array) -> pa.Array:
 def changed_keys(current: pa.Table, previous: pa.Table, key: str, columns: Sequence[str]) -> pa.Array:
     """`key` of the rows new in `current`, gone from it, or with a value of `columns` (those both tables have) changed.
 
-    Rows are aligned by a hash lookup of the key, not joined: a join would carry every column
-    through its hash table.
+    Rows are aligned by one hash lookup of the key and compared column by column, nothing else
+    copied: a join, or filtering the tables first, would carry every column along.
     """
     compared = [c for c in columns if c != key and c in current.column_names and c in previous.column_names]
     positions = pc.index_in(current[key], value_set=previous[key].combine_chunks())
-    known = pc.is_valid(positions)
-    now = current.filter(known)
-    before = previous.select(compared).take(positions.filter(known))
-    differs = pa.array([False] * now.num_rows, pa.bool_())
+    changed = pc.is_null(positions)  # new
     for column in compared:
-        differs = pc.or_(differs, _differs(now[column], before[column]))
-    gone = pc.invert(pc.is_in(previous[key], value_set=current[key].combine_chunks()))
-    return pa.concat_arrays([
-        current[key].filter(pc.invert(known)).combine_chunks(), now[key].filter(differs).combine_chunks(),
-        previous[key].filter(gone).combine_chunks(),
-    ])
+        changed = pc.or_(changed, pc.fill_null(_differs(current[column], previous[column].take(positions)), False))
+    kept = np.zeros(previous.num_rows, dtype=bool)
+    kept[positions.drop_null().to_numpy()] = True
+    return pa.concat_arrays([current[key].filter(changed).combine_chunks(), previous[key].filter(pa.array(~kept)).combine_chunks()])
 
 
 def constant(value: str, rows: int) -> pa.Array:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from transforms.resolve.incremental import closed_part, holders, sharing_a_number
+from transforms.resolve.incremental import Neighbourhood, closed_part, sharing_a_number
 
 # Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 has no ID anchor.
 XREF = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "resident_id": ["A", "A", "B", "C", "C", "D", "E"]})
@@ -13,10 +13,12 @@ PERSONS = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "i
 # a1 and b1 share a blocking key (k1), c1 and d1 another (k2).
 KEYS = pa.table({"record_key": ["a1", "b1", "c1", "d1", "c2"], "key": pa.array([1, 1, 2, 2, 3], pa.int64())})
 FREE = pa.array(["c1"])
+NOTHING_NEW = pa.table({"record_key": pa.array([], pa.string()), "key": pa.array([], pa.int64())})
+NEIGHBOURHOOD = Neighbourhood.of(KEYS, NOTHING_NEW, FREE)
 
 
 def part(*start: str) -> tuple[list[str], list[str]]:
-    records, residents = closed_part(pa.array(list(start)), PERSONS, XREF, KEYS, FREE)
+    records, residents = closed_part(pa.array(list(start)), PERSONS, XREF, NEIGHBOURHOOD, FREE)
     return sorted(records.to_pylist()), sorted(residents.to_pylist())
 
 
@@ -31,11 +33,12 @@ def test_a_record_without_an_anchor_brings_the_residents_it_shares_a_key_with():
 
 def test_a_gone_record_brings_its_resident_but_is_not_matched():
     records, residents = closed_part(pa.array(["gone", "b1"]), PERSONS, pa.concat_tables([XREF, pa.table({"record_key": ["gone"], "resident_id": ["B"]})]),
-                                     KEYS, FREE)
+                                     NEIGHBOURHOOD, FREE)
     assert sorted(records.to_pylist()) == ["b1"] and residents.to_pylist() == ["B"]
 
 
 def test_holders_and_number_sharing():
-    assert sorted(holders(KEYS, pa.array(["a1"])).to_pylist()) == ["a1", "b1"]
-    assert holders(KEYS, pa.array(["c2", "a1"]), among=FREE).to_pylist() == []
+    neighbourhood = Neighbourhood.of(KEYS, pa.table({"record_key": ["a1"], "key": pa.array([2], pa.int64())}), pa.array(["a1"]))
+    assert sorted(neighbourhood.holders(pa.array(["a1"])).to_pylist()) == ["a1", "b1", "c1", "d1"], "a1's old key and its new one"
+    assert neighbourhood.holders(pa.array(["a1"]), among=FREE).to_pylist() == ["c1"]
     assert sorted(sharing_a_number(PERSONS, pa.array(["e1"])).to_pylist()) == ["a2", "e1"]

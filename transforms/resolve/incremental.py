@@ -32,7 +32,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from cityhub.lake import Lake
-from cityhub.lake_tables import as_values, carry_forward, changed_keys, has_table, read_table, rows_with, stacked, values_of
+from cityhub.lake_tables import (
+    among, as_values, carry_forward, changed_keys, has_table, read_table, rows_with, stacked, values_of, without,
+)
 from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
 
@@ -58,10 +60,10 @@ class IncrementalError(RuntimeError):
 
 @dataclass
 class Previous:
-    """What an incremental run reads of the live run: its persons, links, review queue, blocking keys and model."""
+    """What an incremental run reads of the live run: its links, review queue, blocking keys and model (its persons are read once, to compare)."""
 
     run_id: str
-    persons: pa.Table
+    persons: Path
     xref: pa.Table  # LINK_COLUMNS
     review: pa.Table | None
     keys: pa.Table | None  # (record_key, key); None for a run resolved before runs kept them
@@ -78,7 +80,7 @@ class Previous:
                                        "from it; run without --incremental")
         review, keys = lake.resolved(run_id, "review_queue"), lake.resolved(run_id, BLOCKING_KEYS)
         model_folder = lake.resolved(run_id, MODEL)
-        return cls(run_id, read_table(persons), read_table(xref, LINK_COLUMNS), read_table(review) if has_table(review) else None,
+        return cls(run_id, persons, read_table(xref, LINK_COLUMNS), read_table(review) if has_table(review) else None,
                    read_table(keys) if has_table(keys) else None, load_model(model_folder), model_folder)
 
 
@@ -135,31 +137,51 @@ def sharing_a_number(current: pa.Table, record_keys: pa.Array) -> pa.Array:
     return as_values(pa.concat_arrays([as_values(record_keys), values_of(rows_with(current, "id_number", numbers), "record_key")]))
 
 
-def holders(keys: pa.Table, record_keys: pa.Array, among: pa.Array | None = None) -> pa.Array:
-    """record_key of the records in `keys` sharing a blocking key with one of `record_keys` (only those `among`, when given)."""
-    shared = rows_with(keys, "key", values_of(rows_with(keys, "record_key", record_keys), "key"))
-    return values_of(shared if among is None else rows_with(shared, "record_key", among), "record_key")
+@dataclass
+class Neighbourhood:
+    """The blocking keys a part grows along — those of the records without an ID anchor and of the changed records, old and
+    new — and every record holding one of them: two passes over every record's keys, then lookups in small tables."""
+
+    own: pa.Table  # (record_key, key) of the records that may grow the part
+    holding: pa.Table  # (record_key, key) of every record holding one of those keys
+
+    @classmethod
+    def of(cls, kept: pa.Table, now: pa.Table, growing: pa.Array) -> "Neighbourhood":
+        """`kept`: every record's keys as the live run kept them; `now`: the changed records' keys now; `growing`: the records that may grow the part."""
+        own = stacked([rows_with(kept, "record_key", growing), now.select(["record_key", "key"])])
+        shared = values_of(own, "key")
+        return cls(own, stacked([rows_with(kept, "key", shared), rows_with(now.select(["record_key", "key"]), "key", shared)]))
+
+    def holders(self, record_keys: pa.Array, among: pa.Array | None = None) -> pa.Array:
+        """record_key of the records sharing a blocking key with one of `record_keys` (which must be among those it was made for; only those `among`, when given)."""
+        shared = rows_with(self.holding, "key", values_of(rows_with(self.own, "record_key", record_keys), "key"))
+        return values_of(shared if among is None else rows_with(shared, "record_key", among), "record_key")
 
 
-def closed_part(start: pa.Array, current: pa.Table, previous_xref: pa.Table, keys: pa.Table, free: pa.Array) -> tuple[pa.Array, pa.Array]:
+def closed_part(start: pa.Array, current: pa.Table, previous_xref: pa.Table, neighbourhood: Neighbourhood,
+                free: pa.Array) -> tuple[pa.Array, pa.Array]:
     """(record keys, live-run residents) of the least part holding `start` that a full run would match the same way.
 
     Grown until nothing more joins: a resident in the part brings all its records (it is re-clustered
     whole), a record every record sharing its ID number (the ID checks look at all of them), and a
     record without an ID anchor (`free`) every record sharing a blocking key with it (the residents it
-    could link to, or be torn between).
+    could link to, or be torn between). Each round looks up only what the round before added.
     """
-    records, expanded = as_values(start), as_values([])
-    while True:
-        residents = values_of(rows_with(previous_xref, "record_key", records), "resident_id")
-        members = rows_with(previous_xref, "resident_id", residents)["record_key"].combine_chunks()
-        grown = sharing_a_number(current, pa.concat_arrays([records, members]))  # gone records stay in: they are not in `current`
-        unexpanded = pc.filter(grown, pc.and_(pc.is_in(grown, value_set=free), pc.invert(pc.is_in(grown, value_set=expanded))))
-        grown = as_values(pa.concat_arrays([grown, holders(keys, unexpanded)]))
-        expanded = as_values(pa.concat_arrays([expanded, unexpanded]))
-        if len(grown) == len(records):
-            return values_of(rows_with(current, "record_key", records), "record_key"), residents
-        records = grown
+    membership = previous_xref.select(["record_key", "resident_id"])
+    numbered = current.select(["record_key", "id_number"]).filter(pc.is_valid(current["id_number"]))
+    records = frontier = as_values(start)
+    residents = numbers = expanded = as_values([])
+    while len(frontier):
+        joined = without(values_of(rows_with(membership, "record_key", frontier), "resident_id"), residents)
+        members = values_of(rows_with(membership, "resident_id", joined), "record_key")
+        found = without(values_of(rows_with(numbered, "record_key", pa.concat_arrays([frontier, members])), "id_number"), numbers)
+        peers = values_of(rows_with(numbered, "id_number", found), "record_key")
+        growing = without(among(as_values(pa.concat_arrays([frontier, members, peers])), free), expanded)
+        neighbours = neighbourhood.holders(growing)
+        residents, numbers, expanded = (as_values(pa.concat_arrays(pair)) for pair in ((residents, joined), (numbers, found), (expanded, growing)))
+        frontier = without(as_values(pa.concat_arrays([members, peers, neighbours])), records)
+        records = pa.concat_arrays([records, frontier])  # gone records stay in: they are not in `current`
+    return values_of(rows_with(current, "record_key", records), "record_key"), residents
 
 
 def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
@@ -175,7 +197,7 @@ def part_to_rematch(spark: SparkSession, persons_folder: Path, current: pa.Table
     anchor, so of the records sharing a key with it only those without one can be affected; any
     other changed record may link to, or be torn between, all of them.
     """
-    changed = changed_records(current, previous.persons)
+    changed = changed_records(current, read_table(previous.persons))
     # New keys of the changed records, computed beside every record sharing their numbers so their ID checks are a full run's.
     around = rows_with(current, "record_key", sharing_a_number(current, changed))
     with sized_for(spark, around.num_rows):
@@ -185,9 +207,10 @@ def part_to_rematch(spark: SparkSession, persons_folder: Path, current: pa.Table
     anchored = pc.filter(changed, pc.is_in(changed, value_set=anchored_before))
     anchored = pc.filter(anchored, pc.invert(pc.is_in(anchored, value_set=values_of(now.filter(pc.invert(now["anchored"])), "record_key"))))
     unanchored = pc.filter(changed, pc.invert(pc.is_in(changed, value_set=anchored)))
-    both = stacked([kept.select(["record_key", "key"]), now])
-    start = pa.concat_arrays([changed, holders(both, unanchored), holders(both, anchored, among=free)])
-    rematched, replaced = closed_part(start, current, previous.xref, kept, as_values(pa.concat_arrays([free, changed])))
+    growing = as_values(pa.concat_arrays([free, changed]))
+    neighbourhood = Neighbourhood.of(kept, now, growing)
+    start = pa.concat_arrays([changed, neighbourhood.holders(unanchored), neighbourhood.holders(anchored, among=free)])
+    rematched, replaced = closed_part(start, current, previous.xref, neighbourhood, growing)
     return Part(changed, rematched, replaced)
 
 
