@@ -85,7 +85,7 @@ def spark_conf(settings: Settings) -> dict[str, str]:
 
 
 # Records per shuffle partition when a step sizes its partitions to the data it works on.
-ROWS_PER_PARTITION = 100_000
+ROWS_PER_PARTITION = 25_000
 
 
 def partitions_for(rows: int, configured: int) -> int:

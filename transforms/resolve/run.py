@@ -129,17 +129,17 @@ def check_xref(xref: pa.Table) -> tuple[int, dict[str, int]]:
 def write_fact_tables(lake: Lake, run_id: str, definitions: list[SourceDefinition], xref: pa.Table,
                       result: ResolveResult) -> dict[str, pa.Table]:
     """`fact_<source>`: each source's standardised facts with the resident each is about (its subject record's); the tables written."""
-    tables = {}
-    for definition in definitions:
-        folder = lake.standardised_facts(run_id, definition.name)
-        if not has_table(folder):
-            continue
-        facts = read_table(folder)
-        residents = lookup(facts["record_key"], xref, "record_key", ["resident_id"])["resident_id"]
-        if residents.null_count:
-            raise ResolveError(f"{residents.null_count} {definition.name} fact rows point at no standardised person record")
-        tables[definition.name] = facts.add_column(0, "resident_id", residents)
-        result.facts[definition.name] = facts.num_rows
+    facts = {d.name: read_table(lake.standardised_facts(run_id, d.name)) for d in definitions if has_table(lake.standardised_facts(run_id, d.name))}
+    # One lookup for every source: each builds a hash table of every record's key.
+    subjects = pa.chunked_array([chunk for table in facts.values() for chunk in table["record_key"].chunks], pa.string())
+    residents, start, tables = lookup(subjects, xref, "record_key", ["resident_id"])["resident_id"], 0, {}
+    for source, table in facts.items():
+        mine = residents.slice(start, table.num_rows)
+        start += table.num_rows
+        if mine.null_count:
+            raise ResolveError(f"{mine.null_count} {source} fact rows point at no standardised person record")
+        tables[source] = table.add_column(0, "resident_id", mine)
+        result.facts[source] = table.num_rows
     _write_arrow(lake, run_id, result, {f"fact_{source}": table for source, table in tables.items()})
     return tables
 
