@@ -2,19 +2,23 @@
 
 1. New, changed and gone records: the run's standardised persons against the live run's, column by
    column (cityhub.lake_tables.changed_keys).
-2. The part to match again: the live run's residents of those records and of every record sharing
-   one of the profile's blocking keys with them — their old keys from the blocking keys the live run
-   kept, their new ones computed for them now — exactly the residents a full run could compare a
-   changed record with. The part is closed: each resident is in it whole (it is re-clustered, not
-   patched), and so is every record sharing an ID number with it (the ID checks look at all of them).
+2. The part to match again starts from those records and the records sharing one of the profile's
+   blocking keys with them — their old keys from the blocking keys the live run kept, their new ones
+   computed for them now; of the records sharing a key with a changed record anchored by its own ID
+   number before and now, only those without an ID anchor (two anchors are never scored). The part
+   is then closed (closed_part): each resident in it whole (it is re-clustered, not patched), every
+   record sharing an ID number with it (the ID checks look at all of them), and every record sharing
+   a key with a record of it that has no ID anchor (the residents that record could link to, or be
+   torn between). Outside it, a full run could not have matched anything differently.
 3. The part is matched with the live run's model and term frequencies (no retraining, and
    frequencies of all records, not of the part); its ids go through the registry as in a full run.
    Every other record keeps its link, its blocking keys and its review rows, carried forward.
-4. Golden records are rebuilt only for residents with a re-matched record or a changed fact row;
-   the others' are carried (resolve step).
+4. Golden records are rebuilt only for residents with a record new or changed, their records or the
+   rule linking one of them not as before, or a fact row new, changed or gone; the others' are
+   carried (resolve step).
 
 Spark matches the part; finding it and carrying the rest forward are lookups over the lake's tables
-that Arrow does on the driver (cityhub.lake_tables), so the run's cost follows the change, not the
+that Arrow does on the driver (cityhub.lake_tables), so Spark's work follows the change, not the
 city. Only the clustering of the part's scored pairs is collected to the driver.
 """
 
