@@ -20,6 +20,7 @@ import os
 import platform
 import shutil
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -131,6 +132,14 @@ def machine_facts(spark) -> dict:
     }
 
 
+def code_commit() -> str:
+    """The measured code: HEAD's short hash, with `+changes` when the work tree differs from it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=Path(__file__).parent, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
 def xref_clusters(lake, run_id: str) -> dict[str, str]:
     """record_key → resident_id from cityhub's resolved xref."""
     import pandas as pd
@@ -226,6 +235,7 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
     from transforms.spark import get_spark
     from transforms.standardise.run import standardise_sources
 
+    commit = code_commit()  # before the run: a commit made while it runs is not what it measured
     city_dir, home = work_dir / "city", work_dir / "home"
     lake = Lake.under(home)
     definitions = load_source_definitions(PACKAGE_SOURCES_DIR)
@@ -266,9 +276,11 @@ def run_benchmark(residents: int, noise: str, repeats: int, seed: int, work_dir:
     accuracy = {name: evaluate(clusters, truth, cases).to_dict() for name, clusters in predictions.items()}
     incremental = (run_incremental(spark, definitions, lake, city_dir, home, f"bench{repeats - 1}", change_share, repeats, seed)
                    if change_share else None)
-    command = f".venv/bin/python -m benchmarks.resolution.run --residents {residents} --noise {noise} --repeats {repeats} --seed {seed}"
+    command = (f".venv/bin/python -m benchmarks.resolution.run --residents {residents} --noise {noise} --repeats {repeats} --seed {seed}"
+               f" --driver-memory {driver_memory} --shuffle-partitions {shuffle_partitions}")
     return {
         "name": f"resolution-{residents}-{noise}", "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": commit,
         "command": command + (f" --change-share {change_share}" if change_share else ""),
         "residents": residents, "noise": noise, "repeats": repeats, "seed": seed,
         "source_records": len(truth), "standardised_records": records,
@@ -318,7 +330,7 @@ def markdown(result: dict) -> str:
     pipeline_seconds = cityhub_seconds + stages["cityhub_validate"]["median_seconds"]
     lines = [
         f"### {result['residents']:,} residents, noise `{result['noise']}`", "",
-        f"`{result['command']}` — measured {result['measured_at']}, {result['repeats']} repeat(s), medians.", "",
+        f"`{result['command']}` — measured {result['measured_at']} at commit `{result.get('commit', 'not recorded')}`, {result['repeats']} repeat(s), medians.", "",
         f"{result['source_records']:,} source person records in the truth files; {result['standardised_records']:,} standardised and "
         "scored (records quarantined by standardise are scored for neither pipeline). "
         f"Machine: {m['cores']} cores, {m['ram_gb']} GB RAM, Spark {m['spark']} `{m['spark_master']}`, driver memory "
