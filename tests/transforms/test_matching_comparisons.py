@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from transforms.resolve.comparisons import comparison
 from transforms.resolve.profile import ComparisonSpec
@@ -65,6 +67,27 @@ ID_CASES = [
 def test_id_number_levels(levels_of):
     pairs = [({"id_number": ID}, {"id_number": other}) for other, _ in ID_CASES]
     assert levels_of("id_number", "id_number", pairs) == [e for _, e in ID_CASES]
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.text("0123456789", min_size=17, max_size=17),
+                          st.lists(st.tuples(st.sampled_from("sid"), st.integers(0, 16), st.sampled_from("0123456789")), max_size=2)),
+                min_size=1, max_size=40))
+def test_the_cheap_id_test_never_drops_a_pair_within_two_edits(spark, edited):
+    """within_two_edits_possible is only a shortcut before the edit distance: it must hold for every pair two edits apart."""
+    from transforms.resolve.comparisons import within_two_edits_possible
+
+    def apply(number: str, edits) -> str:
+        for kind, position, digit in edits:  # substitute, insert or delete at `position`
+            number = {"s": number[:position] + digit + number[position + 1:], "i": number[:position] + digit + number[position:],
+                      "d": number[:position] + number[position + 1:]}[kind]
+        return number
+
+    rows = [(number, apply(number, edits)) for number, edits in edited]
+    frame = spark.createDataFrame(rows, "a string, b string")
+    test = within_two_edits_possible("substring(a, 1, 17)", "substring(b, 1, 17)")
+    near = frame.where("levenshtein(substring(a, 1, 17), substring(b, 1, 17)) <= 2")
+    assert near.where(f"NOT {test}").count() == 0
 
 
 def test_a_spreadsheet_rounded_number_is_compared_only_where_one_side_has_no_more(levels_of):
