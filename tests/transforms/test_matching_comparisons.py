@@ -69,10 +69,10 @@ def test_id_number_levels(levels_of):
     assert levels_of("id_number", "id_number", pairs) == [e for _, e in ID_CASES]
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(st.lists(st.tuples(st.text("0123456789", min_size=17, max_size=17),
                           st.lists(st.tuples(st.sampled_from("sid"), st.integers(0, 16), st.sampled_from("0123456789")), max_size=2)),
-                min_size=1, max_size=40))
+                min_size=1, max_size=300))
 def test_the_cheap_id_test_never_drops_a_pair_within_two_edits(spark, edited):
     """within_two_edits_possible is only a shortcut before the edit distance: it must hold for every pair two edits apart."""
     from transforms.resolve.comparisons import within_two_edits_possible
