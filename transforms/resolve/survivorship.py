@@ -163,16 +163,8 @@ def person_candidates(persons: DataFrame, rules: SurvivorshipRules) -> DataFrame
     )
 
 
-# What fact_candidates leaves for all_candidates to parse: the date text a candidate is dated by, and whether its value is a date.
-UPDATED_TEXT, VALUE_IS_DATE = "updated_text", "value_is_date"
-
-
 def fact_candidates(facts: DataFrame, attribute: str, rule: AttributeRule, spec: FactCandidates) -> DataFrame:
-    """Candidates from one stream's facts (with resident_id); rows matching `when` are kept even without a value.
-
-    Dates are left as the department wrote them (UPDATED_TEXT, and the value where VALUE_IS_DATE):
-    all_candidates parses every stream's in one pass.
-    """
+    """Candidates from one stream's facts (with resident_id); rows matching `when` are kept even without a value."""
     for column in (spec.value, *spec.when, *([spec.updated_at] if spec.updated_at else [])):
         if column not in facts.columns:
             raise SurvivorshipError(
@@ -185,34 +177,22 @@ def fact_candidates(facts: DataFrame, attribute: str, rule: AttributeRule, spec:
     value = F.trim(F.col(spec.value))
     if spec.values:
         value = F.try_element_at(F.create_map(*(F.lit(p) for pair in spec.values.items() for p in pair)), value)
-    updated = F.col(spec.updated_at) if spec.updated_at else F.lit(None).cast("string")
+    if spec.parse == "date":
+        value = parse_date_udf(value).cast("string")
+    updated = parse_date_udf(F.col(spec.updated_at)).cast("timestamp") if spec.updated_at else F.lit(None).cast("timestamp")
     rows = rows.select(
         "resident_id", F.lit(attribute).alias("attribute"), value.alias("value"), F.lit(None).cast("string").alias("code"),
         F.col("fact_key").alias("record_key"), F.lit(spec.source).alias("source"), F.lit(spec.stream).alias("stream"),
-        updated.alias(UPDATED_TEXT), F.lit(spec.parse == "date").alias(VALUE_IS_DATE),
+        updated.alias("updated_at"),
     )
     return rows.withColumn("authority_rank", rule.rank())
 
 
-def parsed_dates(candidates: DataFrame) -> DataFrame:
-    """Fact candidates (fact_candidates) with their dates parsed: CANDIDATE_COLUMNS.
-
-    One projection for every stream, so Spark sends the rows to Python once (a pass per stream,
-    each with its own round trip to a Python worker, cost about a second even for a few rows).
-    """
-    value = F.when(F.col(VALUE_IS_DATE), parse_date_udf(F.col("value")).cast("string")).otherwise(F.col("value"))
-    updated = parse_date_udf(F.col(UPDATED_TEXT)).cast("timestamp")
-    return candidates.select(
-        "resident_id", "attribute", value.alias("value"), "code", "record_key", "source", "stream", updated.alias("updated_at"),
-        "authority_rank",
-    )
-
-
 def all_candidates(persons: DataFrame, facts: dict[str, DataFrame], rules: SurvivorshipRules) -> DataFrame:
     """Every attribute's candidates in one long frame (CANDIDATE_COLUMNS)."""
-    streams = [fact_candidates(facts[spec.source], attribute, rule, spec)
-               for attribute, rule in rules.attributes.items() for spec in rule.facts if spec.source in facts]
-    frames = [person_candidates(persons, rules)] + ([parsed_dates(reduce(DataFrame.unionByName, streams))] if streams else [])
+    frames = [person_candidates(persons, rules)]
+    for attribute, rule in rules.attributes.items():
+        frames += [fact_candidates(facts[spec.source], attribute, rule, spec) for spec in rule.facts if spec.source in facts]
     return reduce(DataFrame.unionByName, (f.select(*CANDIDATE_COLUMNS) for f in frames))
 
 
