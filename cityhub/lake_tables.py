@@ -133,6 +133,14 @@ def constant(value: str, rows: int) -> pa.Array:
     return pc.fill_null(pa.nulls(rows, pa.string()), value)
 
 
+def with_run_id(table: pa.Table, run_id: str) -> pa.Table:
+    """`table` with every row's `run_id` set to `run_id` (the column added when it has none)."""
+    column = constant(run_id, table.num_rows)
+    if "run_id" in table.column_names:
+        return table.set_column(table.column_names.index("run_id"), "run_id", column)
+    return table.append_column("run_id", column)
+
+
 def nullable(schema: pa.Schema) -> pa.Schema:
     """`schema` with every field nullable and no metadata (Spark marks some columns not null; tables put together must agree)."""
     return pa.schema([pa.field(f.name, f.type) for f in schema])
@@ -155,6 +163,4 @@ def carry_forward(previous: pa.Table | Path, fresh: pa.Table | None, drop: Mappi
     by `fresh` (when any) in the previous rows' schema; every row's `run_id` set when given."""
     kept = read_table(previous, without=drop) if isinstance(previous, Path) else rows_without(previous, drop)
     table = stacked([kept] if fresh is None else [kept, conformed(fresh, kept.schema)])
-    if run_id is not None and "run_id" in table.column_names:
-        table = table.set_column(table.column_names.index("run_id"), "run_id", constant(run_id, table.num_rows))
-    return table
+    return with_run_id(table, run_id) if run_id is not None and "run_id" in table.column_names else table

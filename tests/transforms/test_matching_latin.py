@@ -45,7 +45,7 @@ def test_the_latin_profile_links_spelling_variants_and_keeps_different_people_ap
     profile = load_profile("latin_person")
     persons = spark.createDataFrame(ROWS, "record_key string, name string, birth_date date, gender string, phone string")
     matches = match_persons(persons, profile, model=fixed_model(profile))
-    links = {row["record_key"]: row for row in matches.links.collect()}
+    links = {row["record_key"]: row for row in matches.links.to_pylist()}
     cluster = {key: row["anchor_value"] for key, row in links.items()}
     assert cluster["p1"] == cluster["p2"] == cluster["p3"]
     assert cluster["p4"] != cluster["p1"]  # same surname, birth date and phone, different person

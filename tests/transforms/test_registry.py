@@ -2,39 +2,40 @@
 
 from __future__ import annotations
 
-import pytest
+import pyarrow as pa
 
 from transforms.resolve.ids import resident_id_for, salted
-from transforms.resolve.registry import MERGE, RETIRE, SPLIT, assign_persistent_ids
+from transforms.resolve.registry import HISTORY_SCHEMA, MERGE, RETIRE, SPLIT, assign_persistent_ids
 
-pytestmark = pytest.mark.spark
 SECRET = "registry-secret"
 
 
-def links(spark, clusters: dict[str, list[str]]):
+def links(clusters: dict[str, list[str]]) -> pa.Table:
     """Links of records grouped by anchor value: {anchor: [record_key, ...]}."""
     rows = [(key, "record", anchor) for anchor, keys in clusters.items() for key in keys]
-    return spark.createDataFrame(rows, "record_key string, anchor_kind string, anchor_value string")
+    return pa.table({name: [row[i] for row in rows] for i, name in enumerate(("record_key", "anchor_kind", "anchor_value"))})
 
 
-def previous(spark, residents: dict[str, list[str]]):
-    return spark.createDataFrame([(key, rid) for rid, keys in residents.items() for key in keys], "record_key string, resident_id string")
+def previous(residents: dict[str, list[str]]) -> pa.Table:
+    rows = [(key, rid) for rid, keys in residents.items() for key in keys]
+    return pa.table({"record_key": [key for key, _ in rows], "resident_id": [rid for _, rid in rows]})
 
 
-def register(spark, clusters, before):
-    registration = assign_persistent_ids(links(spark, clusters), previous(spark, before) if before is not None else None, SECRET, "run2")
-    ids = {row["record_key"]: row["resident_id"] for row in registration.links.collect()}
-    history = sorted((r["old_resident_id"], r["new_resident_id"] or "", r["change"], r["record_count"]) for r in registration.history.collect())
+def register(clusters, before):
+    registration = assign_persistent_ids(links(clusters), previous(before) if before is not None else None, SECRET, "run2")
+    ids = dict(zip(registration.links["record_key"].to_pylist(), registration.links["resident_id"].to_pylist()))
+    history = sorted((r["old_resident_id"], r["new_resident_id"] or "", r["change"], r["record_count"]) for r in registration.history.to_pylist())
+    assert registration.history.schema == HISTORY_SCHEMA
     return ids, history
 
 
-def test_first_run_ids_come_from_the_anchor(spark):
-    ids, history = register(spark, {"x": ["a", "b"], "y": ["c"]}, None)
+def test_first_run_ids_come_from_the_anchor():
+    ids, history = register({"x": ["a", "b"], "y": ["c"]}, None)
     assert ids == {"a": resident_id_for("x", SECRET), "b": resident_id_for("x", SECRET), "c": resident_id_for("y", SECRET)}
     assert history == []
 
 
-def test_ids_are_kept_through_new_records_splits_merges_and_retirements(spark):
+def test_ids_are_kept_through_new_records_splits_merges_and_retirements():
     # One run with every case at once (Spark actions are what cost time here).
     reused = resident_id_for("q", SECRET)  # a brand-new cluster anchored on "q" would get this retired id again
     before = {
@@ -45,7 +46,7 @@ def test_ids_are_kept_through_new_records_splits_merges_and_retirements(spark):
         reused: ["gone"],  # retired: its one record is not in this run
     }
     clusters = {"x": ["a", "b"], "y": ["c"], "w": ["d", "e", "g"], "t": ["m", "n"], "v": ["h", "h2"], "q": ["q1"], "z": ["new1"]}
-    ids, history = register(spark, clusters, before)
+    ids, history = register(clusters, before)
 
     assert ids["a"] == ids["b"] == "R1"
     assert ids["c"] == resident_id_for("y", SECRET)

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import hmac
 
-import pandas as pd
-from pyspark.sql import Column
-from pyspark.sql import types as T
-from pyspark.sql.functions import pandas_udf
+import pyarrow as pa
 
 ID_NUMBER_ANCHOR = "id_number"
 RECORD_ANCHOR = "record"
@@ -28,20 +25,13 @@ def salted(anchor_value: str, run_id: str) -> str:
     return f"{anchor_value}@{run_id}"
 
 
-def resident_id_of(value: Column, secret: str) -> Column:
-    """The resident id (`resident_id_for`) of a string column, computed on the executors."""
-    @pandas_udf(T.StringType())
-    def resident_ids(values: pd.Series) -> pd.Series:
-        return values.map(lambda value: resident_id_for(value, secret))
+def resident_ids_for(anchor_values: pa.Array, secret: str) -> pa.Array:
+    """`resident_id_for` of each value, the key's HMAC state prepared once (a copy per value costs a third less than a new HMAC)."""
+    keyed = hmac.new(secret.encode("utf-8"), digestmod="sm3")
 
-    return resident_ids(value)
+    def one(value: str) -> str:
+        state = keyed.copy()
+        state.update(value.encode("utf-8"))
+        return "R" + state.hexdigest()[:16]
 
-
-def resident_ids_of(value: Column, secret: str, run_id: str) -> Column:
-    """struct(`id`, `salted`): the resident id of a string column and that of it salted with the run, in one pass on the executors."""
-    @pandas_udf("id string, salted string")
-    def resident_ids(values: pd.Series) -> pd.DataFrame:
-        return pd.DataFrame({"id": values.map(lambda value: resident_id_for(value, secret)),
-                             "salted": values.map(lambda value: resident_id_for(salted(value, run_id), secret))})
-
-    return resident_ids(value)
+    return pa.array([one(value) for value in anchor_values.to_pylist()], pa.string())

@@ -37,7 +37,7 @@ from pyspark.sql.types import StructType
 
 from cityhub.lake import Lake
 from cityhub.lake_tables import (
-    among, as_values, carry_forward, changed_keys, has_table, read_table, rows_with, stacked, values_of, without,
+    among, as_values, carry_forward, changed_keys, has_table, read_table, rows_with, stacked, values_of, with_run_id, without,
 )
 from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
@@ -110,7 +110,7 @@ class IncrementalLinks:
     links: pa.Table  # LINK_COLUMNS
     review: pa.Table
     blocking_keys: pa.Table
-    history: DataFrame
+    history: pa.Table  # registry.HISTORY_SCHEMA
     part: Part
 
 
@@ -237,28 +237,21 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
         kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
     part = part_to_rematch(spark, persons_folder, current, previous, kept, profile)
     if len(part.touched) == 0:  # nothing changed: every link, review row and key is the live run's, and no id moved
-        review = previous.review if previous.review is not None else empty_review(spark, run_id)
-        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, empty_history(spark),
+        review = previous.review if previous.review is not None else with_run_id(REVIEW_SCHEMA.empty_table(), run_id)
+        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, empty_history(),
                                 replace(part, relinked=as_values([])))
     with sized_for(spark, len(part.rematched)):
         matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched), persons_folder), profile,
                                 model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
-        before = rows_with(previous.xref, "resident_id", part.replaced).select(["record_key", "resident_id"])
-        registration = assign_persistent_ids(matches.links, spark.createDataFrame(before), secret, run_id)
-        fresh = registration.links.select(*LINK_COLUMNS).toArrow()
-        part = replace(part, relinked=relinked_residents(previous.xref, fresh, part))
-        links = carry_forward(previous.xref, fresh, {"record_key": part.touched})
-        review = matches.review.withColumn("run_id", F.lit(run_id)).toArrow()
         keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
-        history = registration.history.localCheckpoint()  # written later by the resolve step: computed while the part's settings hold
+    registration = assign_persistent_ids(matches.links, rows_with(previous.xref, "resident_id", part.replaced), secret, run_id)
+    fresh = registration.links.select(list(LINK_COLUMNS))
+    part = replace(part, relinked=relinked_residents(previous.xref, fresh, part))
+    links = carry_forward(previous.xref, fresh, {"record_key": part.touched})
+    review = with_run_id(matches.review, run_id)
     if previous.review is not None:
         review = carry_forward(previous.review, review, {"record_key": part.touched, "other_record_key": part.touched}, run_id)
-    return IncrementalLinks(links, review, keys, history, part)
-
-
-def empty_review(spark: SparkSession, run_id: str) -> pa.Table:
-    """A review queue with no rows (a live run resolved before runs kept one)."""
-    return spark.createDataFrame([], REVIEW_SCHEMA).withColumn("run_id", F.lit(run_id)).toArrow()
+    return IncrementalLinks(links, review, keys, registration.history, part)
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:

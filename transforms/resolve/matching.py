@@ -17,8 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from cityhub.lake_tables import conformed, lookup
 
 from .columns import comparison_columns, helper_columns
 from .guardrails import cluster
@@ -28,7 +32,8 @@ from .probabilistic import score_pairs
 from .profile import MatchingProfile, load_profile
 
 REVIEW_COLUMNS = ("record_key", "other_record_key", "reason", "match_probability", "evidence")
-REVIEW_SCHEMA = "record_key string, other_record_key string, reason string, match_probability double, evidence string"
+REVIEW_SCHEMA = pa.schema([("record_key", pa.string()), ("other_record_key", pa.string()), ("reason", pa.string()),
+                           ("match_probability", pa.float64()), ("evidence", pa.string())])
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability", "match_evidence")
 # What identifies a record in the xref: the links carry these of the person columns, no others.
 RECORD_COLUMNS = ("record_key", "source", "stream", "source_record_id", "batch_id")
@@ -44,8 +49,8 @@ PROBABILISTIC, ID_CONFLICT = "probabilistic", "id_conflict"
 class Matches:
     """The result of matching: one link per input record, pairs for review, and the trained model."""
 
-    links: DataFrame   # RECORD_COLUMNS (those the input has) + anchor_kind, anchor_value, match_rule, match_probability, match_evidence
-    review: DataFrame  # REVIEW_COLUMNS, evidence as JSON text
+    links: pa.Table   # RECORD_COLUMNS (those the input has) + anchor_kind, anchor_value, match_rule, match_probability, match_evidence
+    review: pa.Table  # REVIEW_SCHEMA, evidence as JSON text
     model: dict | None  # the trained Splink model (JSON-able), reusable without retraining
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)  # column → its Splink term frequency table
     blocking_keys: DataFrame | None = None  # (record_key, key) of every input record (probabilistic.rule_keys), materialised
@@ -109,26 +114,27 @@ def carried(frame: DataFrame, columns: tuple[str, ...]) -> DataFrame:
     return frame.select("record_key", *(F.col(f"{CARRIED}{c}").alias(c) for c in columns if f"{CARRIED}{c}" in frame.columns))
 
 
-def apply_clusters(links: DataFrame, anchors: dict, record_links: dict) -> DataFrame:
-    """Links with merged clusters re-anchored and probabilistically joined records carrying probability and evidence."""
-    spark = links.sparkSession
-    cluster_key = F.concat_ws(":", "anchor_kind", "anchor_value")
-    anchor_rows = pd.DataFrame([(k, kind, value) for k, (kind, value) in anchors.items()],
-                               columns=["cluster_key", "new_kind", "new_value"])
-    link_rows = pd.DataFrame([(k, p, e) for k, (p, e) in record_links.items()], columns=["record_key", "link_probability", "link_evidence"])
-    anchor_frame = spark.createDataFrame(anchor_rows, "cluster_key string, new_kind string, new_value string")
-    link_frame = spark.createDataFrame(link_rows, "record_key string, link_probability double, link_evidence string")
-    joined = links.withColumn("cluster_key", cluster_key).join(F.broadcast(anchor_frame), "cluster_key", "left") \
-        .join(F.broadcast(link_frame), "record_key", "left")
-    linked = F.col("link_probability").isNotNull()
-    return joined.select(
-        *[c for c in links.columns if c not in LINK_COLUMNS],
-        F.coalesce("new_kind", "anchor_kind").alias("anchor_kind"),
-        F.coalesce("new_value", "anchor_value").alias("anchor_value"),
-        F.when(linked, F.lit(PROBABILISTIC)).otherwise(F.col("match_rule")).alias("match_rule"),
-        F.when(linked, F.col("link_probability")).otherwise(F.col("match_probability")).alias("match_probability"),
-        F.when(linked, F.col("link_evidence")).otherwise(F.col("match_evidence")).alias("match_evidence"),
-    )
+def apply_clusters(links: pa.Table, anchors: dict, record_links: dict) -> pa.Table:
+    """Links (Arrow) with merged clusters re-anchored and probabilistically joined records carrying probability and evidence."""
+    cluster_key = pc.binary_join_element_wise(links["anchor_kind"], links["anchor_value"], ":")
+    anchor_table = pa.table({"cluster_key": pa.array(list(anchors), pa.string()),
+                             "new_kind": pa.array([kind for kind, _ in anchors.values()], pa.string()),
+                             "new_value": pa.array([value for _, value in anchors.values()], pa.string())})
+    link_table = pa.table({"record_key": pa.array(list(record_links), pa.string()),
+                           "probability": pa.array([p for p, _ in record_links.values()], pa.float64()),
+                           "evidence": pa.array([e for _, e in record_links.values()], pa.string())})
+    anchored = lookup(cluster_key, anchor_table, "cluster_key", ["new_kind", "new_value"])
+    joined = lookup(links["record_key"], link_table, "record_key", ["probability", "evidence"])
+    linked = pc.is_valid(joined["probability"])
+    columns = {name: links[name] for name in links.column_names if name not in LINK_COLUMNS}
+    columns.update({
+        "anchor_kind": pc.coalesce(anchored["new_kind"], links["anchor_kind"]),
+        "anchor_value": pc.coalesce(anchored["new_value"], links["anchor_value"]),
+        "match_rule": pc.if_else(linked, PROBABILISTIC, links["match_rule"]),
+        "match_probability": pc.if_else(linked, joined["probability"], links["match_probability"]),
+        "match_evidence": pc.if_else(linked, joined["evidence"], links["match_evidence"]),
+    })
+    return pa.table(columns)
 
 
 def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, model: dict | None = None,
@@ -139,7 +145,6 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     training and of counting frequencies on `persons`: an incremental run matches a part of the records.
     """
     profile = profile or load_profile()
-    spark = persons.sparkSession
     links = link_records(persons) if profile.id_anchored else unlinked(persons)
     links = links.withColumn("match_probability", F.col("match_probability").cast("double")).withColumn("match_evidence", rule_evidence())
     # One cache, narrow: what Splink scores, what the links carry on and what id_conflicts reads. Counted at once so the
@@ -149,10 +154,11 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     try:
         scored = score_pairs(frame.select(*scoring_columns(profile)), profile, model, term_frequencies)
         clusters = cluster(scored.pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
-        linked = apply_clusters(carried(frame, RECORD_COLUMNS + LINK_COLUMNS), clusters.anchors, clusters.links).localCheckpoint()
-        review = spark.createDataFrame(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), REVIEW_SCHEMA)
+        # The links and the review rows come to the driver, where clustering was done: ids are assigned there (registry.py).
+        linked = apply_clusters(carried(frame, RECORD_COLUMNS + LINK_COLUMNS).toArrow(), clusters.anchors, clusters.links)
+        review = pa.Table.from_pandas(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), schema=REVIEW_SCHEMA, preserve_index=False)
         if profile.id_anchored:
-            review = id_conflicts(carried(frame, CONFLICT_COLUMNS)).unionByName(review).localCheckpoint()
+            review = pa.concat_tables([conformed(id_conflicts(carried(frame, CONFLICT_COLUMNS)).toArrow(), REVIEW_SCHEMA), review])
     finally:
         frame.unpersist()
     return Matches(links=linked, review=review, model=scored.model, term_frequencies=scored.term_frequencies,

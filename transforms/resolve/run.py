@@ -8,12 +8,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql import functions as F
 
 from cityhub.clock import StepClock
 from cityhub.lake import Lake
 from cityhub.lake_tables import (
-    as_values, carry_forward, changed_keys, constant, has_table, lookup, read_table, rows_with, values_of, write_table,
+    as_values, carry_forward, changed_keys, has_table, lookup, read_table, rows_with, values_of, with_run_id, write_table,
 )
 from connectors.definition import SourceDefinition
 from transforms.spark import sized_for
@@ -64,26 +63,17 @@ class ResolveResult:
         }
 
 
-def xref_of(links: DataFrame, run_id: str) -> DataFrame:
-    """XREF_COLUMNS of links that carry the person columns and a resident_id."""
-    return links.select(
-        "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule",
-        F.col("match_probability").cast("double").alias("match_probability"), "match_evidence", "batch_id",
-        F.lit(run_id).alias("run_id"),
-    )
-
-
 def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, secret: str, result: ResolveResult) -> None:
     """Match every record, keep the live run's ids (`previous_run`), write xref, review queue, id history, model and blocking keys."""
     matches = match_persons(spark.read.parquet(str(lake.standardised_persons(run_id))))
-    registration = assign_persistent_ids(matches.links, previous_registry(spark, lake, previous_run), secret, run_id)
+    registration = assign_persistent_ids(matches.links, previous_registry(lake, previous_run), secret, run_id)
     save_model(lake.resolved(run_id, MODEL), matches.model, matches.term_frequencies)
-    _write(lake, run_id, result, {
-        "resident_xref": xref_of(registration.links, run_id).select(*XREF_COLUMNS),
-        "review_queue": matches.review.withColumn("run_id", F.lit(run_id)),
+    _write_arrow(lake, run_id, result, {
+        "resident_xref": xref_rows(registration.links, run_id),
+        "review_queue": with_run_id(matches.review, run_id),
         "resident_id_history": registration.history,
-        BLOCKING_KEYS: matches.blocking_keys,
     })
+    _write(lake, run_id, result, {BLOCKING_KEYS: matches.blocking_keys})
 
 
 def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, secret: str,
@@ -97,20 +87,25 @@ def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_ru
     _write_arrow(lake, run_id, result, {
         "resident_xref": xref_table(current, found.links, run_id),
         "review_queue": found.review,
+        "resident_id_history": found.history,
         BLOCKING_KEYS: found.blocking_keys,
     })
-    _write(lake, run_id, result, {"resident_id_history": found.history})
     result.incremental.update(records_changed=len(found.part.changed), records_rematched=len(found.part.rematched))
     return found.part, current
+
+
+def xref_rows(links: pa.Table, run_id: str) -> pa.Table:
+    """XREF_COLUMNS of links that carry the person columns and a resident_id."""
+    columns = {name: links[name] for name in XREF_COLUMNS if name != "run_id"}
+    columns["match_probability"] = columns["match_probability"].cast(pa.float64())
+    return with_run_id(pa.table(columns), run_id)
 
 
 def xref_table(persons: pa.Table, links: pa.Table, run_id: str) -> pa.Table:
     """XREF_COLUMNS for every record of `persons` (Arrow), its link looked up in `links` (incremental.LINK_COLUMNS)."""
     linked = lookup(persons["record_key"], links, "record_key", ("resident_id", "match_rule", "match_probability", "match_evidence"))
-    columns = {name: persons[name] for name in ("record_key", "source", "stream", "source_record_id", "batch_id")}
-    columns.update({name: linked[name] for name in linked.column_names})
-    columns["run_id"] = constant(run_id, persons.num_rows)
-    return pa.table({name: columns[name] for name in XREF_COLUMNS})
+    records = persons.select(["record_key", "source", "stream", "source_record_id", "batch_id"])
+    return xref_rows(pa.table({**dict(zip(records.column_names, records.columns)), **dict(zip(linked.column_names, linked.columns))}), run_id)
 
 
 def check_xref(xref: pa.Table) -> tuple[int, dict[str, int]]:
