@@ -33,7 +33,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StructField, StructType
 
 from cityhub.lake import Lake
 from cityhub.lake_tables import (
@@ -114,13 +115,15 @@ class IncrementalLinks:
     part: Part
 
 
-def spark_frame(spark: SparkSession, rows: pa.Table, folder: Path) -> DataFrame:
-    """Rows of the Parquet `folder` already read on the driver (read_table) as a Spark frame, typed as Spark reads the folder.
+def spark_frame(spark: SparkSession, rows: pa.Table) -> DataFrame:
+    """Rows of a lake table already read on the driver (read_table) as a Spark frame, typed as Spark reads their Parquet.
 
-    Cheaper than Spark scanning the folder again to pick a part of it out. `rows` may hold some of the folder's columns only.
+    Cheaper than Spark scanning the folder again to pick a part of it out; the Spark types come from
+    the Arrow schema (what Spark would read from the same Parquet columns), so the folder is not
+    listed nor its footers read a second time. `rows` may hold some of a table's columns only.
     """
-    schema = spark.read.parquet(str(folder)).schema
-    return spark.createDataFrame(rows, schema=StructType([schema[name] for name in rows.column_names]))
+    schema = from_arrow_schema(rows.schema)
+    return spark.createDataFrame(rows, schema=StructType([StructField(f.name, f.dataType, True) for f in schema]))
 
 
 def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
@@ -193,8 +196,7 @@ def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
     return changed_keys(current, previous, "record_key", CONTENT_COLUMNS)
 
 
-def part_to_rematch(spark: SparkSession, persons_folder: Path, current: pa.Table, previous: Previous, kept: pa.Table,
-                    profile: MatchingProfile) -> Part:
+def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, kept: pa.Table, profile: MatchingProfile) -> Part:
     """The part of the run's records an incremental run matches again (module docstring, steps 1 and 2); `kept`: the live run's blocking keys.
 
     A changed record anchored by its own ID number before and now is never scored against another
@@ -205,7 +207,7 @@ def part_to_rematch(spark: SparkSession, persons_folder: Path, current: pa.Table
     # New keys of the changed records, computed beside every record sharing their numbers so their ID checks are a full run's.
     around = rows_with(current, "record_key", sharing_a_number(current, changed))
     with sized_for(spark, around.num_rows):
-        now = rows_with(keys_and_anchors(spark_frame(spark, around, persons_folder), profile).toArrow(), "record_key", changed)
+        now = rows_with(keys_and_anchors(spark_frame(spark, around), profile).toArrow(), "record_key", changed)
     anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
     free = values_of(previous.xref.filter(pc.not_equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
     anchored = pc.filter(changed, pc.is_in(changed, value_set=anchored_before))
@@ -235,13 +237,13 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
     kept = previous.keys
     if kept is None:  # a live run resolved before runs kept their blocking keys: every record's, once, now
         kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
-    part = part_to_rematch(spark, persons_folder, current, previous, kept, profile)
+    part = part_to_rematch(spark, current, previous, kept, profile)
     if len(part.touched) == 0:  # nothing changed: every link, review row and key is the live run's, and no id moved
         review = previous.review if previous.review is not None else with_run_id(REVIEW_SCHEMA.empty_table(), run_id)
         return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, empty_history(),
                                 replace(part, relinked=as_values([])))
     with sized_for(spark, len(part.rematched)):
-        matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched), persons_folder), profile,
+        matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched)), profile,
                                 model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
         keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
     registration = assign_persistent_ids(matches.links, rows_with(previous.xref, "resident_id", part.replaced), secret, run_id)

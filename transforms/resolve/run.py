@@ -169,9 +169,9 @@ def golden_tables(spark: SparkSession, lake: Lake, run_id: str, rules, persons: 
                   result: ResolveResult) -> dict[str, pa.Table]:
     """`resident` and `resident_lineage` rows (Arrow) of the residents whose xref rows are `mine`, by survivorship in Spark."""
     residents = values_of(mine, "resident_id")
-    linked = spark_frame(spark, mine.select(["record_key", "resident_id", "match_rule", "source"]), result.paths["resident_xref"])
-    records = spark_frame(spark, rows_with(persons, "record_key", mine["record_key"]), lake.standardised_persons(run_id))
-    frames = {source: spark_frame(spark, rows_with(table, "resident_id", residents), result.paths[f"fact_{source}"])
+    linked = spark_frame(spark, mine.select(["record_key", "resident_id", "match_rule", "source"]))
+    records = spark_frame(spark, rows_with(persons, "record_key", mine["record_key"]))
+    frames = {source: spark_frame(spark, rows_with(table, "resident_id", residents))
               for source, table in facts.items()}
     with sized_for(spark, mine.num_rows):
         winners = choose(all_candidates(records.join(linked.drop("source"), "record_key"), frames, rules)).persist()
