@@ -36,7 +36,7 @@ def test_first_run_ids_come_from_the_anchor():
 
 
 def test_ids_are_kept_through_new_records_splits_merges_and_retirements():
-    # One run with every case at once (Spark actions are what cost time here).
+    # One run with every case at once.
     reused = resident_id_for("q", SECRET)  # a brand-new cluster anchored on "q" would get this retired id again
     before = {
         "R1": ["a", "b", "c"],  # splits: {a, b} keeps R1, c leaves

@@ -17,7 +17,11 @@ RECORD_ANCHOR = "record"
 
 def resident_id_for(anchor_value: str, secret: str) -> str:
     """`R` + the first 16 hex characters of HMAC-SM3(secret, anchor value)."""
-    return "R" + hmac.new(secret.encode("utf-8"), anchor_value.encode("utf-8"), "sm3").hexdigest()[:16]
+    return _resident_id(hmac.new(secret.encode("utf-8"), anchor_value.encode("utf-8"), "sm3"))
+
+
+def _resident_id(mac: hmac.HMAC) -> str:
+    return "R" + mac.hexdigest()[:16]
 
 
 def salted(anchor_value: str, run_id: str) -> str:
@@ -32,6 +36,6 @@ def resident_ids_for(anchor_values: pa.Array, secret: str) -> pa.Array:
     def one(value: str) -> str:
         state = keyed.copy()
         state.update(value.encode("utf-8"))
-        return "R" + state.hexdigest()[:16]
+        return _resident_id(state)
 
     return pa.array([one(value) for value in anchor_values.to_pylist()], pa.string())

@@ -31,9 +31,9 @@ from .linking import ID_CHECK_COLUMNS, SINGLETON, id_conflict, link_records, usa
 from .probabilistic import score_pairs
 from .profile import MatchingProfile, load_profile
 
-REVIEW_COLUMNS = ("record_key", "other_record_key", "reason", "match_probability", "evidence")
 REVIEW_SCHEMA = pa.schema([("record_key", pa.string()), ("other_record_key", pa.string()), ("reason", pa.string()),
                            ("match_probability", pa.float64()), ("evidence", pa.string())])
+REVIEW_COLUMNS = tuple(REVIEW_SCHEMA.names)
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability", "match_evidence")
 # What identifies a record in the xref: the links carry these of the person columns, no others.
 RECORD_COLUMNS = ("record_key", "source", "stream", "source_record_id", "batch_id")

@@ -63,35 +63,39 @@ class ResolveResult:
         }
 
 
-def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, secret: str, result: ResolveResult) -> None:
-    """Match every record, keep the live run's ids (`previous_run`), write xref, review queue, id history, model and blocking keys."""
+def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str | None, secret: str, result: ResolveResult) -> pa.Table:
+    """Match every record, keep the live run's ids (`previous_run`), write xref, review queue, id history, model and blocking keys; the xref."""
     matches = match_persons(spark.read.parquet(str(lake.standardised_persons(run_id))))
     registration = assign_persistent_ids(matches.links, previous_registry(lake, previous_run), secret, run_id)
     save_model(lake.resolved(run_id, MODEL), matches.model, matches.term_frequencies)
+    xref = xref_rows(registration.links, run_id)
     _write_arrow(lake, run_id, result, {
-        "resident_xref": xref_rows(registration.links, run_id),
+        "resident_xref": xref,
         "review_queue": with_run_id(matches.review, run_id),
         "resident_id_history": registration.history,
     })
     _write(lake, run_id, result, {BLOCKING_KEYS: matches.blocking_keys})
+    return xref
 
 
 def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, secret: str,
-                       result: ResolveResult) -> tuple[Part, pa.Table]:
-    """As link_fully, matching only the part of the records changes since `previous_run` could affect (incremental.py); that part and the run's persons."""
+                       result: ResolveResult) -> tuple[Part, pa.Table, pa.Table]:
+    """As link_fully, matching only the part of the records changes since `previous_run` could affect (incremental.py); that part, the run's
+    persons and the xref."""
     previous = Previous.read(lake, previous_run)
     folder = lake.standardised_persons(run_id)
     current = read_table(folder)
     found = resolve_incrementally(spark, folder, current, previous, load_profile(), secret, run_id)
     copy_model(previous.model_folder, lake.resolved(run_id, MODEL))
+    xref = xref_table(current, found.links, run_id)
     _write_arrow(lake, run_id, result, {
-        "resident_xref": xref_table(current, found.links, run_id),
+        "resident_xref": xref,
         "review_queue": found.review,
         "resident_id_history": found.history,
         BLOCKING_KEYS: found.blocking_keys,
     })
     result.incremental.update(records_changed=len(found.part.changed), records_rematched=len(found.part.rematched))
-    return found.part, current
+    return found.part, current, xref
 
 
 def xref_rows(links: pa.Table, run_id: str) -> pa.Table:
@@ -105,7 +109,7 @@ def xref_table(persons: pa.Table, links: pa.Table, run_id: str) -> pa.Table:
     """XREF_COLUMNS for every record of `persons` (Arrow), its link looked up in `links` (incremental.LINK_COLUMNS)."""
     linked = lookup(persons["record_key"], links, "record_key", ("resident_id", "match_rule", "match_probability", "match_evidence"))
     records = persons.select(["record_key", "source", "stream", "source_record_id", "batch_id"])
-    return xref_rows(pa.table({**dict(zip(records.column_names, records.columns)), **dict(zip(linked.column_names, linked.columns))}), run_id)
+    return xref_rows(pa.Table.from_arrays(records.columns + linked.columns, names=records.column_names + linked.column_names), run_id)
 
 
 def check_xref(xref: pa.Table) -> tuple[int, dict[str, int]]:
@@ -219,10 +223,9 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
         with clock.step("link"):
             part = persons = None
             if incremental and previous_run is not None:
-                part, persons = link_incrementally(spark, lake, run_id, previous_run, hub_secret, result)
+                part, persons, xref = link_incrementally(spark, lake, run_id, previous_run, hub_secret, result)
             else:
-                link_fully(spark, lake, run_id, previous_run, hub_secret, result)
-            xref = read_table(result.paths["resident_xref"])
+                xref = link_fully(spark, lake, run_id, previous_run, hub_secret, result)
             result.residents, result.xref_by_rule = check_xref(xref)
         with clock.step("golden_records"):
             facts = write_fact_tables(lake, run_id, definitions, xref, result)
