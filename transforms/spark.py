@@ -74,7 +74,13 @@ def spark_conf(settings: Settings) -> dict[str, str]:
         "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
         # Batch ids look like numbers or timestamps; keep partition values as the strings they are.
         "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
-        "spark.driver.extraJavaOptions": f"-Dderby.system.home={spark_home / 'derby'}",
+        # The throughput collector: G1's concurrent marking threads took a core's share of a small
+        # run's time on a two-core machine, for pauses a batch job does not need to keep short.
+        "spark.driver.extraJavaOptions": f"-Dderby.system.home={spark_home / 'derby'} -XX:+UseParallelGC",
+        # Generated code is compiled once per distinct query shape and kept in this cache (100 by
+        # default); one resolve runs more shapes than that, so each run compiled them all again and
+        # the JIT compiled the new classes again too.
+        "spark.sql.codegen.cache.maxEntries": "2000",
         # Workers must run the interpreter that has cityhub and pyarrow installed.
         "spark.pyspark.python": sys.executable,
         "spark.pyspark.driver.python": sys.executable,
