@@ -8,7 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from cityhub.lake_tables import carry_forward, changed_keys, has_table, lookup, read_table, rows_with, rows_without, write_table
+from cityhub.lake_tables import (
+    carry_forward, changed_keys, has_table, lookup, read_table, rows_with, rows_without, write_table, write_tables,
+)
 
 
 def table(**columns) -> pa.Table:
@@ -82,3 +84,20 @@ def test_write_table_leaves_the_previous_folder_when_writing_fails(tmp_path, mon
 def test_an_empty_table_is_written_as_one_file_spark_and_arrow_can_read(tmp_path):
     folder = write_table(table(a=pa.array([], pa.string())), tmp_path / "empty")
     assert has_table(folder) and read_table(folder).num_rows == 0
+
+
+def test_write_tables_writes_each_folder_and_raises_what_one_write_raised(tmp_path, monkeypatch):
+    tables = {tmp_path / name: table(a=list(range(size))) for name, size in (("x", 3), ("y", 0), ("z", 5))}
+    write_tables(tables)
+    assert {folder.name: read_table(folder).num_rows for folder in tables} == {"x": 3, "y": 0, "z": 5}
+
+    def broken(rows, path, *args, **kwargs):
+        if "z" in str(path):
+            raise OSError("disk full")
+        return original(rows, path, *args, **kwargs)
+
+    original = pq.write_table
+    monkeypatch.setattr(pq, "write_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_tables({folder: table(a=[9]) for folder in tables})
+    assert read_table(tmp_path / "z").num_rows == 5, "the folder whose write failed keeps its previous table"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from cityhub.clock import StepClock
 from cityhub.lake import Lake
 from cityhub.lake_tables import (
-    as_values, carry_forward, changed_keys, has_table, lookup, read_table, rows_with, values_of, with_run_id, write_table,
+    as_values, carry_forward, changed_keys, has_table, lookup, read_table, rows_with, values_of, with_run_id, write_tables,
 )
 from connectors.definition import SourceDefinition
 from transforms.spark import sized_for
@@ -27,6 +28,9 @@ XREF_COLUMNS = (
     "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule", "match_probability",
     "match_evidence", "batch_id", "run_id",
 )
+
+
+GOLDEN_TABLES = ("resident", "resident_lineage")
 
 
 class ResolveError(RuntimeError):
@@ -161,12 +165,15 @@ def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_
     """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed, the rest carried."""
     renewed = residents_to_rebuild(lake, previous_run, xref, facts, part)
     result.incremental["residents_rebuilt"] = len(renewed)
-    fresh = golden_tables(spark, lake, run_id, rules, persons, rows_with(xref, "resident_id", renewed), facts, result) if len(renewed) else {}
     # Every other live-run resident has the same records, links and facts as before; those whose id is gone are dropped.
     gone = pc.filter(part.replaced, pc.invert(pc.is_in(part.replaced, value_set=xref["resident_id"].combine_chunks())))
     dropped = {"resident_id": pa.concat_arrays([renewed, gone])}
-    _write_arrow(lake, run_id, result, {table: carry_forward(lake.resolved(previous_run, table), fresh.get(table), dropped, run_id)
-                                        for table in ("resident", "resident_lineage")})
+    # The rows carried are read while Spark builds the fresh ones: the driver's core is free while it waits.
+    with ThreadPoolExecutor(max_workers=len(GOLDEN_TABLES)) as pool:
+        kept = {table: pool.submit(read_table, lake.resolved(previous_run, table), None, dropped) for table in GOLDEN_TABLES}
+        fresh = golden_tables(spark, lake, run_id, rules, persons, rows_with(xref, "resident_id", renewed), facts, result) if len(renewed) else {}
+        tables = {table: carry_forward(kept[table].result(), fresh.get(table), {}, run_id) for table in GOLDEN_TABLES}
+    _write_arrow(lake, run_id, result, tables)
 
 
 def golden_tables(spark: SparkSession, lake: Lake, run_id: str, rules, persons: pa.Table, mine: pa.Table, facts: dict[str, pa.Table],
@@ -246,5 +253,6 @@ def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, Dat
 
 
 def _write_arrow(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, pa.Table]) -> None:
-    for table, rows in tables.items():
-        result.paths[table] = write_table(rows, lake.resolved(run_id, table))
+    folders = {table: lake.resolved(run_id, table) for table in tables}
+    write_tables({folders[table]: rows for table, rows in tables.items()})
+    result.paths.update(folders)
