@@ -91,12 +91,13 @@ def test_write_tables_writes_each_folder_and_raises_what_one_write_raised(tmp_pa
     write_tables(tables)
     assert {folder.name: read_table(folder).num_rows for folder in tables} == {"x": 3, "y": 0, "z": 5}
 
+    original = pq.write_table
+
     def broken(rows, path, *args, **kwargs):
         if "z" in str(path):
             raise OSError("disk full")
         return original(rows, path, *args, **kwargs)
 
-    original = pq.write_table
     monkeypatch.setattr(pq, "write_table", broken)
     with pytest.raises(OSError, match="disk full"):
         write_tables({folder: table(a=[9]) for folder in tables})

@@ -29,8 +29,7 @@ XREF_COLUMNS = (
     "match_evidence", "batch_id", "run_id",
 )
 
-
-GOLDEN_TABLES = ("resident", "resident_lineage")
+GOLDEN_TABLES = ("resident", "resident_lineage")  # what survivorship writes: golden records and their lineage
 
 
 class ResolveError(RuntimeError):
