@@ -50,13 +50,13 @@ def resolve_both_ways(spark, run, day: str, previous: str) -> None:
 
 
 def assert_same_resolution(run, full: str, incremental: str) -> None:
-    """The two runs link every record to the same resident and build the same golden records, lineage and blocking keys."""
+    """The two runs link every record to the same resident and build the same golden records, lineage, blocking and link keys."""
     def rows(run_id: str, table: str, key: list[str]):
         frame = run.table(run.lake.resolved(run_id, table))
         return frame.drop(columns=[c for c in ("run_id",) if c in frame]).sort_values(key).reset_index(drop=True)
 
     for table, key in (("resident_xref", ["record_key"]), ("resident", ["resident_id"]), ("resident_lineage", ["resident_id", "attribute"]),
-                       ("blocking_keys", ["record_key", "key"])):
+                       ("blocking_keys", ["record_key", "key"]), ("link_keys", ["record_key", "key"])):
         pd.testing.assert_frame_equal(rows(full, table, key), rows(incremental, table, key), check_dtype=False, obj=table)
 
 
@@ -114,12 +114,13 @@ def test_an_incremental_run_with_nothing_changed_carries_everything(spark, scena
     assert set(scenario_run.table(lake.resolved("same_again", "resident"))["run_id"]) == {"same_again"}
 
 
-def test_an_incremental_run_from_a_live_run_that_kept_no_blocking_keys_computes_them(spark, scenario_run, next_day):
+def test_an_incremental_run_from_a_live_run_that_kept_no_blocking_or_link_keys_computes_them(spark, scenario_run, next_day):
     from transforms.resolve.run import resolve_residents
 
     lake = scenario_run.lake
     shutil.copytree(lake.resolved("run1", "resident").parent, lake.resolved("legacy", "resident").parent)
-    shutil.rmtree(lake.resolved("legacy", "blocking_keys"))  # resolved before runs kept them
+    for table in ("blocking_keys", "link_keys"):
+        shutil.rmtree(lake.resolved("legacy", table))  # resolved before runs kept them
     shutil.copytree(lake.standardised("run1"), lake.standardised("legacy"))
     shutil.copytree(lake.standardised("next"), lake.standardised("next_from_legacy"))
     resolve_residents(spark, scenario_run.definitions, lake, "next_from_legacy", SECRET, previous_run="legacy", incremental=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from transforms.resolve.incremental import Neighbourhood, closed_part, sharing_a_number
+from transforms.resolve.incremental import Neighbourhood, closed_part, may_link, sharing_a_number
 
 # Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 has no ID anchor.
 XREF = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "resident_id": ["A", "A", "B", "C", "C", "D", "E"]})
@@ -42,3 +42,22 @@ def test_holders_and_number_sharing():
     assert sorted(neighbourhood.holders(pa.array(["a1"])).to_pylist()) == ["a1", "b1", "c1", "d1"], "a1's old key and its new one"
     assert neighbourhood.holders(pa.array(["a1"]), among=FREE).to_pylist() == ["c1"]
     assert sorted(sharing_a_number(PERSONS, pa.array(["e1"])).to_pylist()) == ["a2", "e1"]
+
+
+def test_a_record_without_an_anchor_brings_only_the_holders_it_may_link_to():
+    # c1 and d1 share a blocking key (k2) but no link key: the profile refuses their pair whatever it scores, so D stays out
+    links = pa.table({"record_key": ["c1", "c2", "d1"], "key": pa.array([7, 7, 8], pa.int64())})
+    neighbourhood = Neighbourhood.of(KEYS, NOTHING_NEW, FREE, links)
+    records, residents = closed_part(pa.array(["c2"]), PERSONS, XREF, neighbourhood, FREE)
+    assert (sorted(records.to_pylist()), sorted(residents.to_pylist())) == (["c1", "c2"], ["C"])
+    agreeing = pa.table({"record_key": ["c1", "d1"], "key": pa.array([7, 7], pa.int64())})
+    records, residents = closed_part(pa.array(["c2"]), PERSONS, XREF, Neighbourhood.of(KEYS, NOTHING_NEW, FREE, agreeing), FREE)
+    assert (sorted(records.to_pylist()), sorted(residents.to_pylist())) == (["c1", "c2", "d1"], ["C", "D"])
+
+
+def test_a_holder_counts_only_through_a_blocking_key_and_a_link_key_it_shares_with_the_same_record():
+    own = pa.table({"record_key": ["x", "y"], "key": pa.array([1, 2], pa.int64())})
+    holding = pa.table({"record_key": ["h", "g"], "key": pa.array([1, 2], pa.int64())})
+    links = pa.table({"record_key": ["x", "y", "h", "g"], "key": pa.array([10, 20, 20, 20], pa.int64())})
+    # h shares a blocking key with x and a link key with y only; g both with y
+    assert may_link(own, holding, links).to_pylist() == ["g"]

@@ -90,6 +90,83 @@ def test_the_cheap_id_test_never_drops_a_pair_within_two_edits(spark, edited):
     assert near.where(f"NOT {test}").count() == 0
 
 
+# A number edited: (kind, position, other position, digit), kinds substitute, transpose two positions, insert, delete.
+EDITS = st.lists(st.tuples(st.sampled_from("stid"), st.integers(0, 17), st.integers(0, 17), st.sampled_from("0123456789")), max_size=2)
+# Pairs that reach "one digit or transposition in first 17" in every way its SQL allows: one digit in the region, in 7-12, in
+# 13-17; a swap across 12|13; two digits far apart swapped; one moved from position 7 to 17 (a deletion and an insertion).
+NEAR_IDS = [("110105194912310023", [("s", 2, 0, "9")]), ("110105194912310023", [("s", 9, 0, "1")]),
+            ("110105194912310023", [("s", 15, 0, "7")]), ("110105194912310023", [("t", 11, 12, "")]),
+            ("110105194912310023", [("t", 6, 16, "")]), ("110105194912310023", [("d", 6, 0, ""), ("i", 16, 0, "1")])]
+
+
+def edited_number(number: str, edits) -> str:
+    for kind, position, other, digit in edits:
+        if kind == "t":
+            chars = list(number.ljust(max(position, other) + 1))
+            chars[position], chars[other] = chars[other], chars[position]
+            number = "".join(chars).rstrip()
+        else:
+            number = {"s": number[:position] + digit + number[position + 1:], "i": number[:position] + digit + number[position:],
+                      "d": number[:position] + number[position + 1:]}[kind]
+    return number
+
+
+def upper_id_pairs_without_agreement(spark, levels_of, rows: list[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
+    """(each pair's id_number level, the pairs at exact or one digit/transposition agreeing on no agreement column)."""
+    from pyspark.sql import functions as F
+
+    from transforms.resolve.comparisons import agreement_columns
+
+    levels = levels_of("id_number", "id_number", [({"id_number": a}, {"id_number": b}) for a, b in rows])
+    agreements = agreement_columns(ComparisonSpec(kind="id_number", column="id_number"), "one digit or transposition in first 17")
+    pairs = spark.createDataFrame([(i, a, b) for i, (a, b) in enumerate(rows)], "i int, l string, r string")
+
+    def side(name: str):  # one side's agreement columns, suffixed like Splink's
+        numbers = pairs.select("i", F.col(name).alias("id_number"))
+        return numbers.select("i", *(expr.alias(f"{column}_{name}") for column, expr in agreements.items()))
+
+    sides = [side("l"), side("r")]
+    agrees = F.lit(False)
+    for name in agreements:
+        agrees = agrees | F.coalesce(F.col(f"{name}_l") == F.col(f"{name}_r"), F.lit(False))
+    agreeing = {row["i"]: row["agrees"] for row in sides[0].join(sides[1], "i").select("i", agrees.alias("agrees")).collect()}
+    upper = ("exact", "one digit or transposition in first 17")
+    return levels, [rows[i] for i, level in enumerate(levels) if level in upper and not agreeing[i]]
+
+
+def test_every_pair_at_an_upper_id_level_agrees_on_an_agreement_column(spark, levels_of):
+    """agreement_columns is what an incremental run prunes by: a pair that may link must agree on one of them."""
+    rows = [(number, edited_number(number, edits)) for number, edits in NEAR_IDS]
+    levels, missed = upper_id_pairs_without_agreement(spark, levels_of, rows)
+    assert levels == ["one digit or transposition in first 17"] * len(rows) and missed == []
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.lists(st.tuples(st.text("0123456789", min_size=18, max_size=18), EDITS), min_size=1, max_size=300))
+def test_no_edited_number_at_an_upper_id_level_escapes_the_agreement_columns(spark, levels_of, edited):
+    rows = [(number, edited_number(number, edits)) for number, edits in edited]
+    assert upper_id_pairs_without_agreement(spark, levels_of, rows)[1] == []
+
+
+def test_name_levels_agree_on_what_they_compare(spark):
+    from transforms.resolve.comparisons import agreement_columns
+
+    spec = ComparisonSpec(kind="chinese_name", column="name")
+    assert sorted(agreement_columns(spec, "exact name")) == ["name_raw_clean"]
+    assert sorted(agreement_columns(spec, "same pinyin (homophone)")) == ["name", "name_pinyin", "name_raw_clean"]
+    assert agreement_columns(spec, "given name only") is None, "a Jaro-Winkler level agrees on nothing exactly"
+
+
+def test_link_keys_follow_the_profile_requirements(spark):
+    from transforms.resolve.probabilistic import link_agreements
+    from transforms.resolve.profile import load_profile
+
+    columns = ["name", "name_pinyin", "name_raw_clean", "id_number"]
+    assert sorted(link_agreements(load_profile(), columns)) == sorted(
+        ["name", "name_pinyin", "name_raw_clean", "id_number", "id_number_7_12", "id_number_13_17", "id_number_sorted"])
+    assert link_agreements(load_profile("latin_person"), columns) is None, "a profile without link requirements lets any pair link"
+
+
 def test_a_spreadsheet_rounded_number_is_compared_only_where_one_side_has_no_more(levels_of):
     """3.30108200E+17 is what Excel shows of 330108199808130670: the ninth digit rounded up carries."""
     def rounded(digits: str, spreadsheet: bool) -> dict:

@@ -10,6 +10,10 @@
    record sharing an ID number with it (the ID checks look at all of them), and every record sharing
    a key with a record of it that has no ID anchor (the residents that record could link to, or be
    torn between). Outside it, a full run could not have matched anything differently.
+   Of the records sharing a blocking key with one, only those sharing one of its link keys too are
+   taken (probabilistic.link_keys): a pair agreeing on none of them is refused by the profile's link
+   requirements whatever its score, and plays no part in clustering, so it cannot change anything.
+   Without link keys (a profile that lets any pair link) every holder of a key is taken.
 3. The part is matched with the live run's model and term frequencies (no retraining, and
    frequencies of all records, not of the part); its ids go through the registry as in a full run.
    Every other record keeps its link, its blocking keys and its review rows, carried forward.
@@ -46,13 +50,14 @@ from transforms.standardise.person import PERSON_COLUMNS
 from .columns import comparison_columns
 from .linking import ID_NUMBER
 from .matching import REVIEW_SCHEMA, match_persons
-from .probabilistic import rule_keys
+from .probabilistic import link_keys, rule_keys
 from .profile import MatchingProfile
 from .registry import assign_persistent_ids, empty_history
 
 MODEL_FILE = "model.json"
 TF_PREFIX = "tf_"
-MODEL, BLOCKING_KEYS = "matching_model", "blocking_keys"  # resolved tables a run keeps for the next incremental one
+# Resolved tables a run keeps for the next incremental one.
+MODEL, BLOCKING_KEYS, LINK_KEYS = "matching_model", "blocking_keys", "link_keys"
 # What a record's link is, apart from the record itself: carried from run to run.
 LINK_COLUMNS = ("record_key", "resident_id", "match_rule", "match_probability", "match_evidence")
 # What is compared to find the records that changed: everything the canonical record says, not the batch it came in.
@@ -65,13 +70,14 @@ class IncrementalError(RuntimeError):
 
 @dataclass
 class Previous:
-    """What an incremental run reads of the live run: its links, review queue, blocking keys and model (its persons are read once, to compare)."""
+    """What an incremental run reads of the live run: its links, review queue, blocking and link keys and model (its persons are read once, to compare)."""
 
     run_id: str
     persons: Path
     xref: pa.Table  # LINK_COLUMNS
     review: pa.Table | None
     keys: pa.Table | None  # (record_key, key); None for a run resolved before runs kept them
+    links: pa.Table | None  # (record_key, key) link keys; None for a run that kept none (before runs kept them, or any pair may link)
     model: dict | None
     model_folder: Path
 
@@ -83,10 +89,10 @@ class Previous:
             if not has_table(folder):
                 raise IncrementalError(f"{folder}: the live run {run_id}'s table is missing, and an incremental run starts "
                                        "from it; run without --incremental")
-        review, keys = lake.resolved(run_id, "review_queue"), lake.resolved(run_id, BLOCKING_KEYS)
+        review, keys, links = (lake.resolved(run_id, table) for table in ("review_queue", BLOCKING_KEYS, LINK_KEYS))
         model_folder = lake.resolved(run_id, MODEL)
-        return cls(run_id, persons, read_table(xref, LINK_COLUMNS), read_table(review) if has_table(review) else None,
-                   read_table(keys) if has_table(keys) else None, load_model(model_folder), model_folder)
+        kept = {folder: read_table(folder) if has_table(folder) else None for folder in (review, keys, links)}
+        return cls(run_id, persons, read_table(xref, LINK_COLUMNS), kept[review], kept[keys], kept[links], load_model(model_folder), model_folder)
 
 
 @dataclass
@@ -111,6 +117,7 @@ class IncrementalLinks:
     links: pa.Table  # LINK_COLUMNS
     review: pa.Table
     blocking_keys: pa.Table
+    link_keys: pa.Table | None  # None: the profile lets any pair link
     history: pa.Table  # registry.HISTORY_SCHEMA
     part: Part
 
@@ -138,10 +145,27 @@ def keys_and_anchors(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
     return rule_keys(frame.withColumn("anchored", anchored), profile.blocking, carry=("anchored",)).select("record_key", "key", "anchored")
 
 
+def record_link_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame | None:
+    """probabilistic.link_keys of standardised person records (None: the profile lets any pair link)."""
+    return link_keys(comparison_columns(persons, profile), profile)
+
+
 def sharing_a_number(current: pa.Table, record_keys: pa.Array) -> pa.Array:
     """`record_keys` and the keys of every record sharing an ID number with one of them."""
     numbers = values_of(rows_with(current, "record_key", record_keys), "id_number")
     return as_values(pa.concat_arrays([as_values(record_keys), values_of(rows_with(current, "id_number", numbers), "record_key")]))
+
+
+def may_link(own: pa.Table, holding: pa.Table, links: pa.Table) -> pa.Array:
+    """record_key of the records of `holding` that share a link key with a record of `own` holding the same blocking key.
+
+    `own`, `holding`: (record_key, key) blocking keys; `links`: (record_key, key) link keys of them all.
+    """
+    pairs = own.rename_columns(["record", "key"]).join(holding.rename_columns(["holder", "key"]), "key").select(["record", "holder"])
+    records = rows_with(links, "record_key", values_of(pairs, "record")).rename_columns(["record", "link"])
+    holders = rows_with(links, "record_key", values_of(pairs, "holder")).rename_columns(["holder", "link"])
+    agreeing = records.join(holders, "link").select(["record", "holder"])
+    return values_of(pairs.join(agreeing, ["record", "holder"], join_type="left semi"), "holder")
 
 
 @dataclass
@@ -151,18 +175,24 @@ class Neighbourhood:
 
     own: pa.Table  # (record_key, key) of the records that may grow the part
     holding: pa.Table  # (record_key, key) of every record holding one of those keys
+    links: pa.Table | None = None  # (record_key, key) link keys of every record, old and new (None: any pair may link)
 
     @classmethod
-    def of(cls, kept: pa.Table, now: pa.Table, growing: pa.Array) -> "Neighbourhood":
-        """`kept`: every record's keys as the live run kept them; `now`: the changed records' keys now; `growing`: the records that may grow the part."""
+    def of(cls, kept: pa.Table, now: pa.Table, growing: pa.Array, links: pa.Table | None = None) -> "Neighbourhood":
+        """`kept`: every record's keys as the live run kept them; `now`: the changed records' keys now; `growing`: the records that may
+        grow the part; `links`: every record's link keys as the live run kept them and the changed records' now."""
         own = stacked([rows_with(kept, "record_key", growing), now.select(["record_key", "key"])])
         shared = values_of(own, "key")
-        return cls(own, stacked([rows_with(kept, "key", shared), rows_with(now.select(["record_key", "key"]), "key", shared)]))
+        return cls(own, stacked([rows_with(kept, "key", shared), rows_with(now.select(["record_key", "key"]), "key", shared)]), links)
 
     def holders(self, record_keys: pa.Array, among: pa.Array | None = None) -> pa.Array:
-        """record_key of the records sharing a blocking key with one of `record_keys` (which must be among those it was made for; only those `among`, when given)."""
-        shared = rows_with(self.holding, "key", values_of(rows_with(self.own, "record_key", record_keys), "key"))
-        return values_of(shared if among is None else rows_with(shared, "record_key", among), "record_key")
+        """record_key of the records sharing a blocking key, and a link key, with one of `record_keys` (which must be among those it was
+        made for; only those `among`, when given)."""
+        own = rows_with(self.own, "record_key", record_keys)
+        shared = rows_with(self.holding, "key", values_of(own, "key"))
+        if among is not None:
+            shared = rows_with(shared, "record_key", among)
+        return values_of(shared, "record_key") if self.links is None else may_link(own, shared, self.links)
 
 
 def closed_part(start: pa.Array, current: pa.Table, previous_xref: pa.Table, neighbourhood: Neighbourhood,
@@ -196,8 +226,10 @@ def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
     return changed_keys(current, previous, "record_key", CONTENT_COLUMNS)
 
 
-def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, kept: pa.Table, profile: MatchingProfile) -> Part:
-    """The part of the run's records an incremental run matches again (module docstring, steps 1 and 2); `kept`: the live run's blocking keys.
+def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, kept: pa.Table, kept_links: pa.Table | None,
+                    profile: MatchingProfile) -> Part:
+    """The part of the run's records an incremental run matches again (module docstring, steps 1 and 2); `kept`, `kept_links`: the live
+    run's blocking and link keys (None: any pair may link).
 
     A changed record anchored by its own ID number before and now is never scored against another
     anchor, so of the records sharing a key with it only those without one can be affected; any
@@ -207,14 +239,16 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     # New keys of the changed records, computed beside every record sharing their numbers so their ID checks are a full run's.
     around = rows_with(current, "record_key", sharing_a_number(current, changed))
     with sized_for(spark, around.num_rows):
-        now = rows_with(keys_and_anchors(spark_frame(spark, around), profile).toArrow(), "record_key", changed)
+        frame = spark_frame(spark, around)
+        now = rows_with(keys_and_anchors(frame, profile).toArrow(), "record_key", changed)
+        links = None if kept_links is None else stacked([kept_links, rows_with(record_link_keys(frame, profile).toArrow(), "record_key", changed)])
     anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
     free = values_of(previous.xref.filter(pc.not_equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
     anchored = pc.filter(changed, pc.is_in(changed, value_set=anchored_before))
     anchored = pc.filter(anchored, pc.invert(pc.is_in(anchored, value_set=values_of(now.filter(pc.invert(now["anchored"])), "record_key"))))
     unanchored = pc.filter(changed, pc.invert(pc.is_in(changed, value_set=anchored)))
     growing = as_values(pa.concat_arrays([free, changed]))
-    neighbourhood = Neighbourhood.of(kept, now, growing)
+    neighbourhood = Neighbourhood.of(kept, now, growing, links)
     start = pa.concat_arrays([changed, neighbourhood.holders(unanchored), neighbourhood.holders(anchored, among=free)])
     rematched, replaced = closed_part(start, current, previous.xref, neighbourhood, growing)
     return Part(changed, rematched, replaced)
@@ -234,18 +268,23 @@ def relinked_residents(previous_xref: pa.Table, fresh: pa.Table, part: Part) -> 
 def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa.Table, previous: Previous,
                           profile: MatchingProfile, secret: str, run_id: str) -> IncrementalLinks:
     """Links for every record of the run (`current`: its standardised persons), matching only the part changes could affect."""
-    kept = previous.keys
+    kept, kept_links = previous.keys, previous.links
     if kept is None:  # a live run resolved before runs kept their blocking keys: every record's, once, now
         kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
-    part = part_to_rematch(spark, current, previous, kept, profile)
+    if kept_links is None:  # nor their link keys (or the profile lets any pair link: then there are none)
+        links = record_link_keys(spark.read.parquet(str(persons_folder)), profile)
+        kept_links = None if links is None else links.toArrow()
+    part = part_to_rematch(spark, current, previous, kept, kept_links, profile)
     if len(part.touched) == 0:  # nothing changed: every link, review row and key is the live run's, and no id moved
         review = previous.review if previous.review is not None else with_run_id(REVIEW_SCHEMA.empty_table(), run_id)
-        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, empty_history(),
+        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, kept_links, empty_history(),
                                 replace(part, relinked=as_values([])))
     with sized_for(spark, len(part.rematched)):
         matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched)), profile,
                                 model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
         keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
+        if kept_links is not None:
+            kept_links = carry_forward(kept_links, matches.link_keys.toArrow(), {"record_key": part.touched})
     registration = assign_persistent_ids(matches.links, rows_with(previous.xref, "resident_id", part.replaced), secret, run_id)
     fresh = registration.links.select(list(LINK_COLUMNS))
     part = replace(part, relinked=relinked_residents(previous.xref, fresh, part))
@@ -253,7 +292,7 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
     review = with_run_id(matches.review, run_id)
     if previous.review is not None:
         review = carry_forward(previous.review, review, {"record_key": part.touched, "other_record_key": part.touched}, run_id)
-    return IncrementalLinks(links, review, keys, registration.history, part)
+    return IncrementalLinks(links, review, keys, kept_links, registration.history, part)
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:

@@ -27,6 +27,8 @@ from .ids import ID_NUMBER_ANCHOR, RECORD_ANCHOR
 
 ID_NUMBER, NAME_BIRTH_DATE, SINGLETON = "id_number", "name_birth_date", "singleton"
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability")
+# What the pass's windows link by besides the birth date: records differing on all of these never link here.
+WINDOW_COLUMNS = ("id_number", "name", "name_pinyin")
 
 # How sure each rule is: deterministic rules, so fixed values that order them.
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}

@@ -54,6 +54,7 @@ class Matches:
     model: dict | None  # the trained Splink model (JSON-able), reusable without retraining
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)  # column → its Splink term frequency table
     blocking_keys: DataFrame | None = None  # (record_key, key) of every input record (probabilistic.rule_keys), materialised
+    link_keys: DataFrame | None = None  # probabilistic.link_keys of every input record, materialised (None: any pair may link)
 
 
 def rule_evidence() -> Column:
@@ -162,4 +163,4 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     finally:
         frame.unpersist()
     return Matches(links=linked, review=review, model=scored.model, term_frequencies=scored.term_frequencies,
-                   blocking_keys=scored.blocking_keys)
+                   blocking_keys=scored.blocking_keys, link_keys=scored.link_keys)

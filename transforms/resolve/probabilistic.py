@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from .comparisons import comparison
+from .comparisons import agreement_columns, comparison
+from .linking import WINDOW_COLUMNS
 from .profile import MatchingProfile
 
 UNIQUE_ID = "record_key"
@@ -211,6 +212,37 @@ def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] =
     return exploded.select("record_key", *carry, "block.rule", "block.key")
 
 
+def link_agreements(profile: MatchingProfile, columns: list[str]) -> dict[str, Column] | None:
+    """Columns (by name, as expressions over a frame of `columns`) of which two records agree on at least one whenever their link could matter.
+
+    A pair the profile's `link_requires` refuses plays no part in clustering, whatever its score:
+    every pair that may link agrees on a column one of the requirements' comparisons promises
+    (comparisons.agreement_columns). The deterministic pass links by the number, the name and its
+    pinyin (linking.WINDOW_COLUMNS), so those are added for a profile that runs it. None when the
+    profile requires nothing, or a requirement promises no agreement: any pair may link.
+    """
+    if not profile.link_requires:
+        return None
+    specs = {spec.column: spec for spec in profile.comparisons}
+    agreements = {}
+    for requirement in profile.link_requires:
+        promised = agreement_columns(specs[requirement.comparison], requirement.at_least)
+        if promised is None:
+            return None
+        agreements.update(promised)
+    if profile.id_anchored:
+        agreements.update({column: F.col(column) for column in WINDOW_COLUMNS if column in columns})
+    return agreements
+
+
+def link_keys(frame: DataFrame, profile: MatchingProfile) -> DataFrame | None:
+    """(record_key, key): a key for every link agreement a record has a value of; two records that may link share one (None: any two may)."""
+    agreements = link_agreements(profile, frame.columns)
+    if agreements is None:
+        return None
+    return rule_keys(frame.withColumns(agreements), [[name] for name in agreements]).select("record_key", "key")
+
+
 def pair_keys(frame: DataFrame, rules: list[list[str]]) -> DataFrame:
     """rule_keys of every record with what candidate_pairs needs of it (id_anchor, cluster_key)."""
     return rule_keys(frame, rules, carry=("id_anchor", "cluster_key"))
@@ -294,6 +326,7 @@ class Scored:
     model: dict
     term_frequencies: dict[str, DataFrame]
     blocking_keys: DataFrame  # (record_key, key) of every record, materialised: an incremental run starts from them
+    link_keys: DataFrame | None  # link_keys of every record, materialised (None: the profile lets any pair link)
 
 
 def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
@@ -332,4 +365,5 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
         link_allowed(model, profile).alias("allowed"),
         evidence_column(model, predictions.columns).alias("evidence"),
     )
-    return Scored(pairs, model, tables, keys.select("record_key", "key"))
+    links = link_keys(frame, profile)
+    return Scored(pairs, model, tables, keys.select("record_key", "key"), links.localCheckpoint() if links is not None else None)

@@ -18,7 +18,7 @@ from cityhub.lake_tables import (
 from connectors.definition import SourceDefinition
 from transforms.spark import sized_for
 
-from .incremental import BLOCKING_KEYS, MODEL, Part, Previous, copy_model, resolve_incrementally, save_model, spark_frame
+from .incremental import BLOCKING_KEYS, LINK_KEYS, MODEL, Part, Previous, copy_model, resolve_incrementally, save_model, spark_frame
 from .matching import match_persons
 from .profile import load_profile
 from .registry import assign_persistent_ids, previous_registry
@@ -77,7 +77,7 @@ def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str |
         "review_queue": with_run_id(matches.review, run_id),
         "resident_id_history": registration.history,
     })
-    _write(lake, run_id, result, {BLOCKING_KEYS: matches.blocking_keys})
+    _write(lake, run_id, result, {BLOCKING_KEYS: matches.blocking_keys, LINK_KEYS: matches.link_keys})
     return xref
 
 
@@ -96,6 +96,7 @@ def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_ru
         "review_queue": found.review,
         "resident_id_history": found.history,
         BLOCKING_KEYS: found.blocking_keys,
+        LINK_KEYS: found.link_keys,
     })
     result.incremental.update(records_changed=len(found.part.changed), records_rematched=len(found.part.rematched))
     return found.part, current, xref
@@ -244,14 +245,20 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
     return result
 
 
-def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, DataFrame]) -> None:
-    for table, frame in tables.items():
+def written(tables: dict) -> dict:
+    """The tables given, but those given as None (link keys, for a profile that lets any pair link): the writers skip them."""
+    return {table: rows for table, rows in tables.items() if rows is not None}
+
+
+def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, DataFrame | None]) -> None:
+    for table, frame in written(tables).items():
         path = lake.resolved(run_id, table)
         frame.write.mode("overwrite").parquet(str(path))
         result.paths[table] = path
 
 
-def _write_arrow(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, pa.Table]) -> None:
+def _write_arrow(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, pa.Table | None]) -> None:
+    tables = written(tables)
     folders = {table: lake.resolved(run_id, table) for table in tables}
     write_tables({folders[table]: rows for table, rows in tables.items()})
     result.paths.update(folders)
