@@ -162,10 +162,13 @@ def may_link(own: pa.Table, holding: pa.Table, links: pa.Table) -> pa.Array:
     `own`, `holding`: (record_key, key) blocking keys; `links`: (record_key, key) link keys of them all.
     """
     pairs = own.rename_columns(["record", "key"]).join(holding.rename_columns(["holder", "key"]), "key").select(["record", "holder"])
+    pairs = pairs.group_by(["record", "holder"]).aggregate([])  # once per pair, however many blocking keys it shares
+    # Each pair with its record's link keys, then kept where the holder has that key: rows grow with the pairs, not with
+    # how many records share a common link value (a birth month, a frequent pinyin), as joining the two sides' keys would.
     records = rows_with(links, "record_key", values_of(pairs, "record")).rename_columns(["record", "link"])
     holders = rows_with(links, "record_key", values_of(pairs, "holder")).rename_columns(["holder", "link"])
-    agreeing = records.join(holders, "link").select(["record", "holder"])
-    return values_of(pairs.join(agreeing, ["record", "holder"], join_type="left semi"), "holder")
+    linked = pairs.join(records, "record").select(["holder", "link"])
+    return values_of(linked.join(holders, ["holder", "link"], join_type="left semi"), "holder")
 
 
 @dataclass
