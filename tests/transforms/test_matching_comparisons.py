@@ -158,13 +158,14 @@ def test_name_levels_agree_on_what_they_compare(spark):
 
 
 def test_link_keys_follow_the_profile_requirements(spark):
-    from transforms.resolve.probabilistic import link_agreements
+    from transforms.resolve.probabilistic import keeps_link_keys, link_agreements
     from transforms.resolve.profile import load_profile
 
     columns = ["name", "name_pinyin", "name_raw_clean", "id_number"]
     assert sorted(link_agreements(load_profile(), columns)) == sorted(
         ["name", "name_pinyin", "name_raw_clean", "id_number", "id_number_7_12", "id_number_13_17", "id_number_sorted"])
     assert link_agreements(load_profile("latin_person"), columns) is None, "a profile without link requirements lets any pair link"
+    assert keeps_link_keys(load_profile()) and not keeps_link_keys(load_profile("latin_person"))
 
 
 def test_a_spreadsheet_rounded_number_is_compared_only_where_one_side_has_no_more(levels_of):

@@ -169,21 +169,18 @@ def id_number_agreements(c: str) -> dict[str, dict[str, Column]]:
     }}
 
 
-def level_agreements(spec: ComparisonSpec) -> dict[str, dict[str, Column]]:
-    """Per level label, columns (by name, as expressions over the scoring frame) of which a pair at that level agrees on one.
-
-    Levels missing here promise no agreement (a Jaro-Winkler level agrees on nothing exactly).
-    """
-    c = spec.column
-    return {
-        "chinese_name": lambda: {"exact name": {f"{c}_raw_clean": F.col(f"{c}_raw_clean")}, "same simplified form": {c: F.col(c)},
-                                 "same pinyin (homophone)": {f"{c}_pinyin": F.col(f"{c}_pinyin")}},
-        "latin_name": lambda: {"exact name": {c: F.col(c)}},
-        "id_number": lambda: id_number_agreements(c),
-        "birth_date": lambda: {"exact": {c: F.col(c)}},
-        "address": lambda: {"exact address": {c: F.col(c)}},
-        "exact": lambda: {"exact": {c: F.col(c)}},
-    }.get(spec.kind, dict)()
+# Per comparison kind, given its column: per level label, the columns (by name, as expressions over the scoring frame) of
+# which a pair at that level agrees on one. Levels missing here promise no agreement (a Jaro-Winkler level agrees on
+# nothing exactly).
+LEVEL_AGREEMENTS = {
+    "chinese_name": lambda c: {"exact name": {f"{c}_raw_clean": F.col(f"{c}_raw_clean")}, "same simplified form": {c: F.col(c)},
+                               "same pinyin (homophone)": {f"{c}_pinyin": F.col(f"{c}_pinyin")}},
+    "latin_name": lambda c: {"exact name": {c: F.col(c)}},
+    "id_number": id_number_agreements,
+    "birth_date": lambda c: {"exact": {c: F.col(c)}},
+    "address": lambda c: {"exact address": {c: F.col(c)}},
+    "exact": lambda c: {"exact": {c: F.col(c)}},
+}
 
 
 def agreement_columns(spec: ComparisonSpec, at_least: str) -> dict[str, Column] | None:
@@ -194,7 +191,7 @@ def agreement_columns(spec: ComparisonSpec, at_least: str) -> dict[str, Column] 
     link to it (incremental.py).
     """
     labels = [level["label_for_charts"] for level in comparison(spec)["comparison_levels"] if not level.get("is_null_level")]
-    agreements, columns = level_agreements(spec), {}
+    agreements, columns = LEVEL_AGREEMENTS.get(spec.kind, lambda c: {})(spec.column), {}
     for label in labels[:labels.index(at_least) + 1]:
         if label not in agreements:
             return None

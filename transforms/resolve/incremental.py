@@ -50,7 +50,7 @@ from transforms.standardise.person import PERSON_COLUMNS
 from .columns import comparison_columns
 from .linking import ID_NUMBER
 from .matching import REVIEW_SCHEMA, match_persons
-from .probabilistic import link_keys, rule_keys
+from .probabilistic import keeps_link_keys, link_keys, rule_keys
 from .profile import MatchingProfile
 from .registry import assign_persistent_ids, empty_history
 
@@ -274,9 +274,8 @@ def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa
     kept, kept_links = previous.keys, previous.links
     if kept is None:  # a live run resolved before runs kept their blocking keys: every record's, once, now
         kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
-    if kept_links is None:  # nor their link keys (or the profile lets any pair link: then there are none)
-        links = record_link_keys(spark.read.parquet(str(persons_folder)), profile)
-        kept_links = None if links is None else links.toArrow()
+    if kept_links is None and keeps_link_keys(profile):  # nor their link keys: every record's, once, now
+        kept_links = record_link_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
     part = part_to_rematch(spark, current, previous, kept, kept_links, profile)
     if len(part.touched) == 0:  # nothing changed: every link, review row and key is the live run's, and no id moved
         review = previous.review if previous.review is not None else with_run_id(REVIEW_SCHEMA.empty_table(), run_id)

@@ -235,6 +235,11 @@ def link_agreements(profile: MatchingProfile, columns: list[str]) -> dict[str, C
     return agreements
 
 
+def keeps_link_keys(profile: MatchingProfile) -> bool:
+    """True when runs under `profile` keep link keys (some pairs can never link)."""
+    return link_agreements(profile, []) is not None
+
+
 def link_keys(frame: DataFrame, profile: MatchingProfile) -> DataFrame | None:
     """(record_key, key): a key for every link agreement a record has a value of; two records that may link share one (None: any two may)."""
     agreements = link_agreements(profile, frame.columns)
