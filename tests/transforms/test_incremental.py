@@ -50,13 +50,15 @@ def resolve_both_ways(spark, run, day: str, previous: str) -> None:
 
 
 def assert_same_resolution(run, full: str, incremental: str) -> None:
-    """The two runs link every record to the same resident and build the same golden records, lineage, blocking and link keys."""
+    """The two runs link every record to the same resident and build the same golden records, lineage, blocking and link keys
+    and weighed pairs."""
     def rows(run_id: str, table: str, key: list[str]):
         frame = run.table(run.lake.resolved(run_id, table))
         return frame.drop(columns=[c for c in ("run_id",) if c in frame]).sort_values(key).reset_index(drop=True)
 
     for table, key in (("resident_xref", ["record_key"]), ("resident", ["resident_id"]), ("resident_lineage", ["resident_id", "attribute"]),
-                       ("blocking_keys", ["record_key", "key"]), ("link_keys", ["record_key", "key"])):
+                       ("blocking_keys", ["record_key", "key"]), ("link_keys", ["record_key", "key"]),
+                       ("weighed_pairs", ["record_key_l", "record_key_r"])):
         pd.testing.assert_frame_equal(rows(full, table, key), rows(incremental, table, key), check_dtype=False, obj=table)
 
 
@@ -114,14 +116,35 @@ def test_an_incremental_run_with_nothing_changed_carries_everything(spark, scena
     assert set(scenario_run.table(lake.resolved("same_again", "resident"))["run_id"]) == {"same_again"}
 
 
-def test_an_incremental_run_from_a_live_run_that_kept_no_blocking_or_link_keys_computes_them(spark, scenario_run, next_day):
+def test_an_incremental_run_from_a_live_run_that_kept_no_keys_or_pairs_matches_every_record(spark, scenario_run, next_day, caplog):
     from transforms.resolve.run import resolve_residents
 
     lake = scenario_run.lake
     shutil.copytree(lake.resolved("run1", "resident").parent, lake.resolved("legacy", "resident").parent)
-    for table in ("blocking_keys", "link_keys"):
+    for table in ("blocking_keys", "link_keys", "weighed_pairs"):
         shutil.rmtree(lake.resolved("legacy", table))  # resolved before runs kept them
     shutil.copytree(lake.standardised("run1"), lake.standardised("legacy"))
     shutil.copytree(lake.standardised("next"), lake.standardised("next_from_legacy"))
-    resolve_residents(spark, scenario_run.definitions, lake, "next_from_legacy", SECRET, previous_run="legacy", incremental=True)
+    result = resolve_residents(spark, scenario_run.definitions, lake, "next_from_legacy", SECRET, previous_run="legacy", incremental=True)
+    assert result.incremental == {}, "matched in full"
+    assert "kept no blocking_keys, weighed_pairs, link_keys" in caplog.text
     assert_same_resolution(scenario_run, "next", "next_from_legacy")
+
+
+def test_the_id_checks_and_the_deterministic_pass_read_only_their_inputs_of_a_record(spark, scenario_run):
+    # An incremental run follows a change to the records sharing a number or a name window only when these inputs changed.
+    from transforms.resolve.linking import ID_CHECK_COLUMNS, ID_CHECK_INPUTS, LINK_INPUTS, link_records, with_id_checks
+    from transforms.standardise.person import PERSON_COLUMNS
+
+    persons = spark.read.parquet(str(scenario_run.lake.standardised_persons(scenario_run.run_id)))
+
+    def blanked(kept: tuple[str, ...]):
+        return persons.withColumns({c: F.lit(None).cast(persons.schema[c].dataType) for c in PERSON_COLUMNS if c not in kept})
+
+    def rows(frame, columns):
+        return sorted(tuple(row) for row in frame.select("record_key", *columns).collect())
+
+    assert rows(with_id_checks(persons), ID_CHECK_COLUMNS) == rows(with_id_checks(blanked(ID_CHECK_INPUTS)), ID_CHECK_COLUMNS)
+    link = ("anchor_kind", "anchor_value", "match_rule", *ID_CHECK_COLUMNS)
+    assert rows(link_records(persons), link) == rows(link_records(blanked(LINK_INPUTS)), link)
+    assert rows(link_records(persons), link) != rows(link_records(blanked(LINK_INPUTS[:-1])), link), "gender is read"

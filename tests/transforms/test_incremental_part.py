@@ -1,58 +1,94 @@
-"""The part an incremental run matches again: whole residents, every record of an ID number, the neighbours of records without an anchor."""
+"""The part an incremental run matches again: whole residents, every record of an ID number or of a name window, every record a
+weighed pair reaches, and the holders of the keys of the records whose own pairs may differ."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 
-from transforms.resolve.incremental import Neighbourhood, closed_part, may_link, sharing_a_number
+from transforms.resolve.incremental import Neighbourhood, Reach, closed_part, may_link, name_windows, unsettled_records
 
-# Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 has no ID anchor.
-XREF = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "resident_id": ["A", "A", "B", "C", "C", "D", "E"]})
-# a2 and e1 carry one number (e1's a parent's, say: another resident).
-PERSONS = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "id_number": ["N1", "N2", "N3", None, "N4", "N5", "N2"]})
+# Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 and d1 are not anchored by a number of their own.
+XREF = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "resident_id": ["A", "A", "B", "C", "C", "D", "E"],
+                 "match_rule": ["id_number", "id_number", "id_number", "probabilistic", "id_number", "name_birth_date", "id_number"]})
+BORN = dt.date(1990, 1, 2)
+# a2 and e1 carry one number (e1's a parent's, say: another resident); c1 and d1 share a name and birth date, b1 another name.
+PERSONS = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "id_number": ["N1", "N2", "N3", None, "N4", "N5", "N2"],
+                    "name": ["甲", "甲", "丙", "丁", "丁", "丁", "戊"], "name_pinyin": ["jia", "jia", "bing", "ding", "ding", "ding", "wu"],
+                    "birth_date": [BORN, BORN, BORN, BORN, None, BORN, BORN]})
+NO_PAIRS = pa.table({"record_key_l": pa.array([], pa.string()), "record_key_r": pa.array([], pa.string())})
 # a1 and b1 share a blocking key (k1), c1 and d1 another (k2).
 KEYS = pa.table({"record_key": ["a1", "b1", "c1", "d1", "c2"], "key": pa.array([1, 1, 2, 2, 3], pa.int64())})
-FREE = pa.array(["c1"])
 NOTHING_NEW = pa.table({"record_key": pa.array([], pa.string()), "key": pa.array([], pa.int64())})
-NEIGHBOURHOOD = Neighbourhood.of(KEYS, NOTHING_NEW, FREE)
 
 
-def part(*start: str) -> tuple[list[str], list[str]]:
-    records, residents = closed_part(pa.array(list(start)), PERSONS, XREF, NEIGHBOURHOOD, FREE)
+def part(*start: str, pairs: pa.Table = NO_PAIRS, persons: pa.Table = PERSONS) -> tuple[list[str], list[str]]:
+    records, residents = closed_part(pa.array(list(start)), Reach.of(persons, XREF, pairs))
     return sorted(records.to_pylist()), sorted(residents.to_pylist())
 
 
 def test_a_resident_comes_whole_with_every_record_sharing_an_id_number():
-    # b1 shares a key with a1, but two anchored records are never scored against each other: B stays out
+    # b1 shares a key with a1 but no weighed pair: B stays out
     assert part("a1") == (["a1", "a2", "e1"], ["A", "E"])
 
 
-def test_a_record_without_an_anchor_brings_the_residents_it_shares_a_key_with():
+def test_a_weighed_pair_brings_the_other_record_and_its_resident():
+    pairs = pa.table({"record_key_l": ["b1"], "record_key_r": ["c1"]})
+    assert part("c2", pairs=pairs) == (["b1", "c1", "c2", "d1"], ["B", "C", "D"])
+    assert part("b1", pairs=pairs) == (["b1", "c1", "c2", "d1"], ["B", "C", "D"]), "from either side"
+
+
+def test_a_record_its_own_number_does_not_anchor_brings_its_name_window():
+    # c1 (no number of its own) shares 丁 and a birth date with d1: the deterministic pass looks at both
     assert part("c2") == (["c1", "c2", "d1"], ["C", "D"])
+    # a1 is anchored by its own number: a2 and e1 come through the resident and the number, b1 (丙) shares only the birth date
+    assert part("a1")[0] == ["a1", "a2", "e1"]
 
 
 def test_a_gone_record_brings_its_resident_but_is_not_matched():
-    records, residents = closed_part(pa.array(["gone", "b1"]), PERSONS, pa.concat_tables([XREF, pa.table({"record_key": ["gone"], "resident_id": ["B"]})]),
-                                     NEIGHBOURHOOD, FREE)
-    assert sorted(records.to_pylist()) == ["b1"] and residents.to_pylist() == ["B"]
+    records, residents = closed_part(pa.array(["gone", "b1"]),
+                                     Reach.of(PERSONS, pa.concat_tables([XREF, pa.table({"record_key": ["gone"], "resident_id": ["B"],
+                                                                                         "match_rule": ["id_number"]})]), NO_PAIRS))
+    assert sorted(records.to_pylist()) == ["b1", "gone"] and residents.to_pylist() == ["B"]
 
 
-def test_holders_and_number_sharing():
-    neighbourhood = Neighbourhood.of(KEYS, pa.table({"record_key": ["a1"], "key": pa.array([2], pa.int64())}), pa.array(["a1"]))
-    assert sorted(neighbourhood.holders(pa.array(["a1"])).to_pylist()) == ["a1", "b1", "c1", "d1"], "a1's old key and its new one"
-    assert neighbourhood.holders(pa.array(["a1"]), among=FREE).to_pylist() == ["c1"]
-    assert sorted(sharing_a_number(PERSONS, pa.array(["e1"])).to_pylist()) == ["a2", "e1"]
+def test_name_windows_need_both_values():
+    windows = name_windows(PERSONS)
+    assert sorted(windows.filter(pa.compute.equal(windows["record_key"], "c2"))["window"].to_pylist()) == [], "c2 has no birth date"
+    assert len(set(windows.filter(pa.compute.is_in(windows["record_key"], pa.array(["c1", "d1"])))["window"].to_pylist())) == 2
 
 
-def test_a_record_without_an_anchor_brings_only_the_holders_it_may_link_to():
-    # c1 and d1 share a blocking key (k2) but no link key: the profile refuses their pair whatever it scores, so D stays out
+def test_unsettled_records_share_a_number_or_a_name_window_with_a_changed_one_now_or_before():
+    before = PERSONS.set_column(1, "id_number", pa.array(["N1", "N2", "N3", None, "N4", "N5", "N3"]))  # e1 held b1's number before
+    checked, unsettled = unsettled_records(PERSONS, before, pa.array(["e1"]), name_windows(PERSONS))
+    assert sorted(checked.to_pylist()) == ["a2", "b1", "e1"], "the numbers it holds now and held before"
+    assert sorted(unsettled.to_pylist()) == ["a1", "a2", "b1", "e1"], "a1 shares 甲 and a birth date with a2"
+
+
+def test_a_change_the_id_checks_and_the_deterministic_pass_do_not_read_unsettles_only_the_record():
+    phones = pa.array(["1", "2", "3", "4", "5", "6", "7"])
+    before, now = PERSONS.append_column("phone", phones), PERSONS.append_column("phone", pa.array(["1", "9", "3", "4", "5", "6", "7"]))
+    checked, unsettled = unsettled_records(now, before, pa.array(["a2"]), name_windows(now))
+    assert checked.to_pylist() == ["a2"] and unsettled.to_pylist() == ["a2"], "its phone: e1 (its number) and a1 (its window) are as they were"
+    renamed = now.set_column(now.schema.get_field_index("name"), "name", pa.array(["甲", "乙", "丙", "丁", "丁", "丁", "戊"]))
+    checked, unsettled = unsettled_records(renamed, before, pa.array(["a2"]), name_windows(renamed))
+    assert sorted(checked.to_pylist()) == ["a2", "e1"] and sorted(unsettled.to_pylist()) == ["a1", "a2", "e1"], "its name: both"
+
+
+def test_holders_of_old_and_new_keys():
+    neighbourhood = Neighbourhood.of(KEYS, pa.table({"record_key": ["c2"], "key": pa.array([2], pa.int64())}), pa.array(["a1"]))
+    assert sorted(neighbourhood.holders(pa.array(["a1"])).to_pylist()) == ["a1", "b1"], "an unchanged record's kept key"
+    assert sorted(neighbourhood.holders(pa.array(["c2"])).to_pylist()) == ["c1", "c2", "d1"], "a changed record's key now"
+    assert neighbourhood.holders(pa.array(["a1"]), among=pa.array(["c1", "b1"])).to_pylist() == ["b1"]
+
+
+def test_a_record_brings_only_the_holders_it_may_link_to():
+    # c1 and d1 share a blocking key (k2) but no link key: the profile refuses their pair whatever it scores
     links = pa.table({"record_key": ["c1", "c2", "d1"], "key": pa.array([7, 7, 8], pa.int64())})
-    neighbourhood = Neighbourhood.of(KEYS, NOTHING_NEW, FREE, links)
-    records, residents = closed_part(pa.array(["c2"]), PERSONS, XREF, neighbourhood, FREE)
-    assert (sorted(records.to_pylist()), sorted(residents.to_pylist())) == (["c1", "c2"], ["C"])
+    assert Neighbourhood.of(KEYS, NOTHING_NEW, pa.array(["c1"]), links).holders(pa.array(["c1"])).to_pylist() == ["c1"]
     agreeing = pa.table({"record_key": ["c1", "d1"], "key": pa.array([7, 7], pa.int64())})
-    records, residents = closed_part(pa.array(["c2"]), PERSONS, XREF, Neighbourhood.of(KEYS, NOTHING_NEW, FREE, agreeing), FREE)
-    assert (sorted(records.to_pylist()), sorted(residents.to_pylist())) == (["c1", "c2", "d1"], ["C", "D"])
+    assert sorted(Neighbourhood.of(KEYS, NOTHING_NEW, pa.array(["c1"]), agreeing).holders(pa.array(["c1"])).to_pylist()) == ["c1", "d1"]
 
 
 def test_a_holder_counts_only_through_a_blocking_key_and_a_link_key_it_shares_with_the_same_record():

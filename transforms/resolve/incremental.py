@@ -2,21 +2,31 @@
 
 1. New, changed and gone records: the run's standardised persons against the live run's, column by
    column (cityhub.lake_tables.changed_keys).
-2. The part to match again starts from those records and the records sharing one of the profile's
-   blocking keys with them — their old keys from the blocking keys the live run kept, their new ones
-   computed for them now; of the records sharing a key with a changed record anchored by its own ID
-   number before and now, only those without an ID anchor (two anchors are never scored). The part
-   is then closed (closed_part): each resident in it whole (it is re-clustered, not patched), every
-   record sharing an ID number with it (the ID checks look at all of them), and every record sharing
-   a key with a record of it that has no ID anchor (the residents that record could link to, or be
-   torn between). Outside it, a full run could not have matched anything differently.
-   Of the records sharing a blocking key with one, only those sharing one of its link keys too are
-   taken (probabilistic.link_keys): a pair agreeing on none of them is refused by the profile's link
-   requirements whatever its score, and plays no part in clustering, so it cannot change anything.
-   Without link keys (a profile that lets any pair link) every holder of a key is taken.
+2. The part to match again (part_to_rematch). Clustering is decided within the groups that the pairs
+   it weighs connect (scored at or above the review threshold and allowed by the link requirements:
+   guardrails.py), and every run keeps those pairs. Between two records that did not change, the pair
+   is scored as before (the live run's model and frequencies), so only the records whose own pairs can
+   differ are looked at along the blocking keys:
+   - the changed records (new, changed, gone);
+   - the records sharing an ID number with one, now or before (their ID checks look at it);
+   - the records sharing a name window with one of those (linking.NAME_WINDOWS: the deterministic
+     pass may link them otherwise).
+   These and the records sharing one of their blocking keys start the part — of the records sharing
+   a key with one anchored by its own ID number before and now, only those without one (two anchors
+   are never scored); and of those sharing a key, only those sharing a link key too
+   (probabilistic.link_keys: a pair agreeing on none is refused by the link requirements whatever its
+   score, so it plays no part in clustering). Without link keys (a profile letting any pair link)
+   every holder of a key is taken.
+   The part is then closed (closed_part): each resident in it whole (it is re-clustered, not
+   patched), every record sharing an ID number with it, every record sharing a name window with one
+   not anchored by its own number (the deterministic pass must see the whole window), and every
+   record a kept pair joins to one of it. Outside it, a full run could not have linked anything
+   differently; no weighed pair crosses its edge.
 3. The part is matched with the live run's model and term frequencies (no retraining, and
    frequencies of all records, not of the part); its ids go through the registry as in a full run.
-   Every other record keeps its link, its blocking keys and its review rows, carried forward.
+   Every other record keeps its link, its blocking and link keys, its weighed pairs and its review
+   rows, carried forward. A live run that kept none of those (resolved before runs kept them) is
+   matched from in full once (run.py).
 4. Golden records are rebuilt only for residents with a record new or changed, their records or the
    rule linking one of them not as before, or a fact row new, changed or gone; the others' are
    carried (resolve step).
@@ -48,7 +58,7 @@ from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
 
 from .columns import comparison_columns
-from .linking import ID_NUMBER
+from .linking import ID_CHECK_INPUTS, ID_NUMBER, LINK_INPUTS, NAME_WINDOWS
 from .matching import REVIEW_SCHEMA, match_persons
 from .probabilistic import keeps_link_keys, link_keys, rule_keys
 from .profile import MatchingProfile
@@ -57,7 +67,7 @@ from .registry import assign_persistent_ids, empty_history
 MODEL_FILE = "model.json"
 TF_PREFIX = "tf_"
 # Resolved tables a run keeps for the next incremental one.
-MODEL, BLOCKING_KEYS, LINK_KEYS = "matching_model", "blocking_keys", "link_keys"
+MODEL, BLOCKING_KEYS, LINK_KEYS, PAIRS = "matching_model", "blocking_keys", "link_keys", "weighed_pairs"
 # What a record's link is, apart from the record itself: carried from run to run.
 LINK_COLUMNS = ("record_key", "resident_id", "match_rule", "match_probability", "match_evidence")
 # What is compared to find the records that changed: everything the canonical record says, not the batch it came in.
@@ -70,29 +80,44 @@ class IncrementalError(RuntimeError):
 
 @dataclass
 class Previous:
-    """What an incremental run reads of the live run: its links, review queue, blocking and link keys and model (its persons are read once, to compare)."""
+    """What an incremental run reads of the live run: links, review queue, blocking and link keys, weighed pairs, model (its persons are read once, to compare)."""
 
     run_id: str
     persons: Path
     xref: pa.Table  # LINK_COLUMNS
     review: pa.Table | None
-    keys: pa.Table | None  # (record_key, key); None for a run resolved before runs kept them
-    links: pa.Table | None  # (record_key, key) link keys; None for a run that kept none (before runs kept them, or any pair may link)
+    keys: pa.Table  # (record_key, key)
+    links: pa.Table | None  # (record_key, key) link keys; None: the profile lets any pair link
+    pairs: pa.Table  # matching.PAIR_SCHEMA
     model: dict | None
     model_folder: Path
 
+    @staticmethod
+    def kept_tables(profile: MatchingProfile) -> tuple[str, ...]:
+        """The tables a run keeps for the next incremental one under `profile`."""
+        return (BLOCKING_KEYS, PAIRS, *((LINK_KEYS,) if keeps_link_keys(profile) else ()))
+
     @classmethod
-    def read(cls, lake: Lake, run_id: str) -> "Previous":
+    def missing(cls, lake: Lake, run_id: str, profile: MatchingProfile) -> list[str]:
+        """The kept tables a live run that was resolved lacks (resolved before runs kept them): an incremental run cannot start from it."""
+        if not has_table(lake.resolved(run_id, "resident_xref")):
+            return []  # not resolved at all: read names what is missing
+        return [table for table in cls.kept_tables(profile) if not has_table(lake.resolved(run_id, table))]
+
+    @classmethod
+    def read(cls, lake: Lake, run_id: str, profile: MatchingProfile) -> "Previous":
         """The live run's tables from the lake; raise IncrementalError naming what is missing."""
         persons, xref = lake.standardised_persons(run_id), lake.resolved(run_id, "resident_xref")
-        for folder in (persons, xref):
+        for folder in (persons, xref, *(lake.resolved(run_id, table) for table in cls.kept_tables(profile))):
             if not has_table(folder):
                 raise IncrementalError(f"{folder}: the live run {run_id}'s table is missing, and an incremental run starts "
                                        "from it; run without --incremental")
-        review, keys, links = (lake.resolved(run_id, table) for table in ("review_queue", BLOCKING_KEYS, LINK_KEYS))
+        review = lake.resolved(run_id, "review_queue")
+        links = lake.resolved(run_id, LINK_KEYS)
         model_folder = lake.resolved(run_id, MODEL)
-        kept = {folder: read_table(folder) if has_table(folder) else None for folder in (review, keys, links)}
-        return cls(run_id, persons, read_table(xref, LINK_COLUMNS), kept[review], kept[keys], kept[links], load_model(model_folder), model_folder)
+        return cls(run_id, persons, read_table(xref, LINK_COLUMNS), read_table(review) if has_table(review) else None,
+                   read_table(lake.resolved(run_id, BLOCKING_KEYS)), read_table(links) if keeps_link_keys(profile) else None,
+                   read_table(lake.resolved(run_id, PAIRS)), load_model(model_folder), model_folder)
 
 
 @dataclass
@@ -112,12 +137,13 @@ class Part:
 
 @dataclass
 class IncrementalLinks:
-    """The run's links (every record), review queue and blocking keys as Arrow tables; its id history; the part matched again."""
+    """The run's links (every record), review queue, blocking and link keys and weighed pairs as Arrow tables; its id history; the part matched again."""
 
     links: pa.Table  # LINK_COLUMNS
     review: pa.Table
     blocking_keys: pa.Table
     link_keys: pa.Table | None  # None: the profile lets any pair link
+    pairs: pa.Table  # matching.PAIR_SCHEMA
     history: pa.Table  # registry.HISTORY_SCHEMA
     part: Part
 
@@ -133,27 +159,20 @@ def spark_frame(spark: SparkSession, rows: pa.Table) -> DataFrame:
     return spark.createDataFrame(rows, schema=StructType([StructField(f.name, f.dataType, True) for f in schema]))
 
 
-def blocking_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """(record_key, key): every record's key for every blocking rule it has all columns for (probabilistic.rule_keys)."""
-    return rule_keys(comparison_columns(persons, profile), profile.blocking).select("record_key", "key")
-
-
-def keys_and_anchors(persons: DataFrame, profile: MatchingProfile) -> DataFrame:
-    """(record_key, key, anchored): blocking_keys, and whether the record's own ID number anchors it (then it is never scored against another anchor)."""
+def changed_keys_now(persons: DataFrame, profile: MatchingProfile) -> tuple[pa.Table, pa.Table | None]:
+    """Blocking keys (record_key, key, anchored: the record's own ID number anchors it, so it is never scored against another
+    anchor) and link keys (record_key, key; None: the profile lets any pair link) of `persons`, in one Spark query."""
     frame = comparison_columns(persons, profile)
     anchored = F.col("id_usable") if "id_usable" in frame.columns else F.lit(False)  # a profile without ID numbers anchors nobody
-    return rule_keys(frame.withColumn("anchored", anchored), profile.blocking, carry=("anchored",)).select("record_key", "key", "anchored")
-
-
-def record_link_keys(persons: DataFrame, profile: MatchingProfile) -> DataFrame | None:
-    """probabilistic.link_keys of standardised person records (None: the profile lets any pair link)."""
-    return link_keys(comparison_columns(persons, profile), profile)
-
-
-def sharing_a_number(current: pa.Table, record_keys: pa.Array) -> pa.Array:
-    """`record_keys` and the keys of every record sharing an ID number with one of them."""
-    numbers = values_of(rows_with(current, "record_key", record_keys), "id_number")
-    return as_values(pa.concat_arrays([as_values(record_keys), values_of(rows_with(current, "id_number", numbers), "record_key")]))
+    frame = frame.withColumn("anchored", anchored)
+    blocking = rule_keys(frame, profile.blocking, carry=("anchored",)).select("record_key", "key", "anchored", F.lit(False).alias("link"))
+    links = link_keys(frame, profile)
+    if links is None:
+        return blocking.drop("link").toArrow(), None
+    both = blocking.unionByName(links.select("record_key", "key", F.lit(None).cast("boolean").alias("anchored"), F.lit(True).alias("link")))
+    keys = both.toArrow()
+    return (keys.filter(pc.invert(keys["link"])).select(["record_key", "key", "anchored"]),
+            keys.filter(keys["link"]).select(["record_key", "key"]))
 
 
 def may_link(own: pa.Table, holding: pa.Table, links: pa.Table) -> pa.Array:
@@ -173,17 +192,17 @@ def may_link(own: pa.Table, holding: pa.Table, links: pa.Table) -> pa.Array:
 
 @dataclass
 class Neighbourhood:
-    """The blocking keys a part grows along — those of the records without an ID anchor and of the changed records, old and
-    new — and every record holding one of them: two passes over every record's keys, then lookups in small tables."""
+    """The blocking keys a part grows along — those of the records whose own pairs may differ — and every record holding one of
+    them: one pass over every record's keys, then lookups in small tables."""
 
-    own: pa.Table  # (record_key, key) of the records that may grow the part
+    own: pa.Table  # (record_key, key) of the records that grow the part along keys
     holding: pa.Table  # (record_key, key) of every record holding one of those keys
     links: pa.Table | None = None  # (record_key, key) link keys of every record, old and new (None: any pair may link)
 
     @classmethod
     def of(cls, kept: pa.Table, now: pa.Table, growing: pa.Array, links: pa.Table | None = None) -> "Neighbourhood":
-        """`kept`: every record's keys as the live run kept them; `now`: the changed records' keys now; `growing`: the records that may
-        grow the part; `links`: every record's link keys as the live run kept them and the changed records' now."""
+        """`kept`: every record's keys as the live run kept them; `now`: the changed records' keys now; `growing`: the unchanged records
+        that grow the part; `links`: every record's link keys as the live run kept them and the changed records' now."""
         own = stacked([rows_with(kept, "record_key", growing), now.select(["record_key", "key"])])
         shared = values_of(own, "key")
         return cls(own, stacked([rows_with(kept, "key", shared), rows_with(now.select(["record_key", "key"]), "key", shared)]), links)
@@ -198,30 +217,68 @@ class Neighbourhood:
         return values_of(shared, "record_key") if self.links is None else may_link(own, shared, self.links)
 
 
-def closed_part(start: pa.Array, current: pa.Table, previous_xref: pa.Table, neighbourhood: Neighbourhood,
-                free: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """(record keys, live-run residents) of the least part holding `start` that a full run would match the same way.
+def name_windows(persons: pa.Table) -> pa.Table:
+    """(record_key, window): a key for each of the deterministic pass's name windows (linking.NAME_WINDOWS) a record is in."""
+    windows = []
+    for position, columns in enumerate(NAME_WINDOWS):
+        if not set(columns) <= set(persons.column_names):
+            continue  # a person file without names or birth dates: no such window
+        values = [pc.cast(persons[column], pa.string()) for column in columns]
+        window = pc.binary_join_element_wise(str(position), *values, "\x1f")  # null where a value is missing: no window
+        windows.append(pa.table({"record_key": persons["record_key"], "window": window}).filter(pc.is_valid(window)))
+    return pa.concat_tables(windows) if windows else pa.table({"record_key": pa.array([], pa.string()), "window": pa.array([], pa.string())})
 
-    Grown until nothing more joins: a resident in the part brings all its records (it is re-clustered
-    whole), a record every record sharing its ID number (the ID checks look at all of them), and a
-    record without an ID anchor (`free`) every record sharing a blocking key with it (the residents it
-    could link to, or be torn between). Each round looks up only what the round before added.
+
+def pair_partners(pairs: pa.Table, record_keys: pa.Array) -> pa.Array:
+    """record_key of the records a pair of `pairs` (matching.PAIR_SCHEMA) joins to one of `record_keys`."""
+    return as_values(pa.concat_arrays([values_of(rows_with(pairs, "record_key_l", record_keys), "record_key_r"),
+                                       values_of(rows_with(pairs, "record_key_r", record_keys), "record_key_l")]))
+
+
+@dataclass
+class Reach:
+    """What a part is closed along: the live run's residents and weighed pairs, this run's ID numbers and name windows."""
+
+    membership: pa.Table  # (record_key, resident_id) of the live run
+    numbered: pa.Table  # (record_key, id_number) of this run's records with a number
+    windows: pa.Table  # name_windows of this run's records
+    pairs: pa.Table  # matching.PAIR_SCHEMA: the pairs the live run weighed
+    free: pa.Array  # record_key of the records not anchored by their own ID number in the live run (their name windows link them)
+
+    @classmethod
+    def of(cls, current: pa.Table, previous_xref: pa.Table, pairs: pa.Table) -> "Reach":
+        """The reach of this run's standardised persons (`current`) from the live run's links and weighed pairs."""
+        free = values_of(previous_xref.filter(pc.not_equal(previous_xref["match_rule"], ID_NUMBER)), "record_key")
+        return cls(previous_xref.select(["record_key", "resident_id"]),
+                   current.select(["record_key", "id_number"]).filter(pc.is_valid(current["id_number"])),
+                   name_windows(current), pairs, free)
+
+
+def closed_part(start: pa.Array, reach: Reach) -> tuple[pa.Array, pa.Array]:
+    """(record keys, live-run residents) of the least part holding `start` that a full run would cluster the same way.
+
+    Grown until nothing more joins: a record brings its live-run resident whole (it is re-clustered
+    whole), every record sharing its ID number (the ID checks look at all of them), every record a
+    weighed pair joins it to (clustering looks at them), and, when its own number did not anchor it,
+    every record sharing a name window with it (the deterministic pass looks at all of them). Each
+    record is looked up once, in the round after it joined.
     """
-    membership = previous_xref.select(["record_key", "resident_id"])
-    numbered = current.select(["record_key", "id_number"]).filter(pc.is_valid(current["id_number"]))
     records = frontier = as_values(start)
-    residents = numbers = expanded = as_values([])
+    residents = numbers = windows = as_values([])
     while len(frontier):
-        joined = without(values_of(rows_with(membership, "record_key", frontier), "resident_id"), residents)
-        members = values_of(rows_with(membership, "resident_id", joined), "record_key")
-        found = without(values_of(rows_with(numbered, "record_key", pa.concat_arrays([frontier, members])), "id_number"), numbers)
-        peers = values_of(rows_with(numbered, "id_number", found), "record_key")
-        growing = without(among(as_values(pa.concat_arrays([frontier, members, peers])), free), expanded)
-        neighbours = neighbourhood.holders(growing)
-        residents, numbers, expanded = (as_values(pa.concat_arrays(pair)) for pair in ((residents, joined), (numbers, found), (expanded, growing)))
-        frontier = without(as_values(pa.concat_arrays([members, peers, neighbours])), records)
+        joined = without(values_of(rows_with(reach.membership, "record_key", frontier), "resident_id"), residents)
+        found = without(values_of(rows_with(reach.numbered, "record_key", frontier), "id_number"), numbers)
+        opened = without(values_of(rows_with(reach.windows, "record_key", among(frontier, reach.free)), "window"), windows)
+        reached = pa.concat_arrays([
+            values_of(rows_with(reach.membership, "resident_id", joined), "record_key"),
+            values_of(rows_with(reach.numbered, "id_number", found), "record_key"),
+            values_of(rows_with(reach.windows, "window", opened), "record_key"),
+            pair_partners(reach.pairs, frontier),
+        ])
+        residents, numbers, windows = (as_values(pa.concat_arrays(pair)) for pair in ((residents, joined), (numbers, found), (windows, opened)))
+        frontier = without(as_values(reached), records)
         records = pa.concat_arrays([records, frontier])  # gone records stay in: they are not in `current`
-    return values_of(rows_with(current, "record_key", records), "record_key"), residents
+    return records, residents
 
 
 def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
@@ -229,32 +286,55 @@ def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
     return changed_keys(current, previous, "record_key", CONTENT_COLUMNS)
 
 
-def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, kept: pa.Table, kept_links: pa.Table | None,
-                    profile: MatchingProfile) -> Part:
-    """The part of the run's records an incremental run matches again (module docstring, steps 1 and 2); `kept`, `kept_links`: the live
-    run's blocking and link keys (None: any pair may link).
+def sharing_a_number(current: pa.Table, records: pa.Table) -> pa.Array:
+    """record_key of this run's records (`current`) holding a number one of `records` (any run's rows) holds."""
+    return values_of(rows_with(current, "id_number", values_of(records, "id_number")), "record_key")
 
-    A changed record anchored by its own ID number before and now is never scored against another
-    anchor, so of the records sharing a key with it only those without one can be affected; any
-    other changed record may link to, or be torn between, all of them.
+
+def unsettled_records(current: pa.Table, before: pa.Table, changed: pa.Array, windows: pa.Table) -> tuple[pa.Array, pa.Array]:
+    """(checked, unsettled) of this run's records (`current`, its name_windows `windows`; `before`: the live run's).
+
+    `checked`: the changed records, and the records sharing an ID number, now or before, with one whose
+    ID checks' inputs changed (linking.ID_CHECK_INPUTS: their own checks may change). `unsettled`:
+    those, and the records sharing a name window, now or before, with one of them whose inputs to the
+    deterministic pass may have changed (linking.LINK_INPUTS): it may link them otherwise. Every other
+    record is linked as before, and its pairs are the live run's.
     """
-    changed = changed_records(current, read_table(previous.persons))
-    # New keys of the changed records, computed beside every record sharing their numbers so their ID checks are a full run's.
-    around = rows_with(current, "record_key", sharing_a_number(current, changed))
+    now, was = rows_with(current, "record_key", changed), rows_with(before, "record_key", changed)
+    checks_moved, link_moved = (changed_keys(now, was, "record_key", columns) for columns in (ID_CHECK_INPUTS, LINK_INPUTS))
+    peers = sharing_a_number(current, stacked([rows_with(table, "record_key", checks_moved).select(["id_number"]) for table in (now, was)]))
+    checked = as_values(pa.concat_arrays([changed, peers]))
+    moved = rows_with(current, "record_key", as_values(pa.concat_arrays([link_moved, peers])))
+    shared = as_values(pa.concat_arrays([values_of(name_windows(moved), "window"), values_of(name_windows(rows_with(was, "record_key", link_moved)), "window")]))
+    return checked, as_values(pa.concat_arrays([checked, values_of(rows_with(windows, "window", shared), "record_key")]))
+
+
+def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile) -> Part:
+    """The part of the run's records an incremental run matches again (module docstring, steps 1 and 2).
+
+    A record anchored by its own ID number before and now is never scored against another anchor,
+    so of the records sharing a key with it only those without one can pair with it; any other
+    unsettled record may pair with all of them.
+    """
+    before = read_table(previous.persons)
+    changed = changed_records(current, before)
+    reach = Reach.of(current, previous.xref, previous.pairs)
+    checked, unsettled = unsettled_records(current, before, changed, reach.windows)
+    # Keys now of the changed records, and whether the checked ones are anchored now: computed beside every record sharing
+    # their numbers, so their ID checks are a full run's.
+    around = rows_with(current, "record_key", pa.concat_arrays([checked, sharing_a_number(current, rows_with(current, "record_key", changed))]))
     with sized_for(spark, around.num_rows):
-        frame = spark_frame(spark, around)
-        now = rows_with(keys_and_anchors(frame, profile).toArrow(), "record_key", changed)
-        links = None if kept_links is None else stacked([kept_links, rows_with(record_link_keys(frame, profile).toArrow(), "record_key", changed)])
+        now, links_now = changed_keys_now(spark_frame(spark, around), profile)
+    anchored_now = values_of(now.filter(now["anchored"]), "record_key")
+    now = rows_with(now, "record_key", changed)
+    links = None if previous.links is None else stacked([previous.links, rows_with(links_now, "record_key", changed)])
     anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
-    free = values_of(previous.xref.filter(pc.not_equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
-    anchored = pc.filter(changed, pc.is_in(changed, value_set=anchored_before))
-    anchored = pc.filter(anchored, pc.invert(pc.is_in(anchored, value_set=values_of(now.filter(pc.invert(now["anchored"])), "record_key"))))
-    unanchored = pc.filter(changed, pc.invert(pc.is_in(changed, value_set=anchored)))
-    growing = as_values(pa.concat_arrays([free, changed]))
-    neighbourhood = Neighbourhood.of(kept, now, growing, links)
-    start = pa.concat_arrays([changed, neighbourhood.holders(unanchored), neighbourhood.holders(anchored, among=free)])
-    rematched, replaced = closed_part(start, current, previous.xref, neighbourhood, growing)
-    return Part(changed, rematched, replaced)
+    # Anchored before and now: for a record whose ID checks did not change, being anchored did not either.
+    anchored = without(among(unsettled, anchored_before), without(checked, anchored_now))
+    neighbourhood = Neighbourhood.of(previous.keys, now, without(unsettled, changed), links)
+    start = pa.concat_arrays([unsettled, neighbourhood.holders(without(unsettled, anchored)), neighbourhood.holders(anchored, among=reach.free)])
+    records, replaced = closed_part(start, reach)
+    return Part(changed, values_of(rows_with(current, "record_key", records), "record_key"), replaced)
 
 
 def relinked_residents(previous_xref: pa.Table, fresh: pa.Table, part: Part) -> pa.Array:
@@ -268,33 +348,29 @@ def relinked_residents(previous_xref: pa.Table, fresh: pa.Table, part: Part) -> 
     return as_values(pa.concat_arrays([values_of(rows_with(table, "membership", changed), "resident_id") for table in (now, before)]))
 
 
-def resolve_incrementally(spark: SparkSession, persons_folder: Path, current: pa.Table, previous: Previous,
-                          profile: MatchingProfile, secret: str, run_id: str) -> IncrementalLinks:
+def resolve_incrementally(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile, secret: str,
+                          run_id: str) -> IncrementalLinks:
     """Links for every record of the run (`current`: its standardised persons), matching only the part changes could affect."""
-    kept, kept_links = previous.keys, previous.links
-    if kept is None:  # a live run resolved before runs kept their blocking keys: every record's, once, now
-        kept = blocking_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
-    if kept_links is None and keeps_link_keys(profile):  # nor their link keys: every record's, once, now
-        kept_links = record_link_keys(spark.read.parquet(str(persons_folder)), profile).toArrow()
-    part = part_to_rematch(spark, current, previous, kept, kept_links, profile)
-    if len(part.touched) == 0:  # nothing changed: every link, review row and key is the live run's, and no id moved
+    part = part_to_rematch(spark, current, previous, profile)
+    if len(part.touched) == 0:  # nothing changed: every link, review row, key and pair is the live run's, and no id moved
         review = previous.review if previous.review is not None else with_run_id(REVIEW_SCHEMA.empty_table(), run_id)
-        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), kept, kept_links, empty_history(),
-                                replace(part, relinked=as_values([])))
+        return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), previous.keys, previous.links, previous.pairs,
+                                empty_history(), replace(part, relinked=as_values([])))
+    touched = {"record_key": part.touched}
     with sized_for(spark, len(part.rematched)):
         matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched)), profile,
                                 model=previous.model, term_frequencies=load_term_frequencies(spark, previous.model_folder))
-        keys = carry_forward(kept, matches.blocking_keys.toArrow(), {"record_key": part.touched})
-        if kept_links is not None:
-            kept_links = carry_forward(kept_links, matches.link_keys.toArrow(), {"record_key": part.touched})
+        keys = carry_forward(previous.keys, matches.blocking_keys.toArrow(), touched)
+        links = None if previous.links is None else carry_forward(previous.links, matches.link_keys.toArrow(), touched)
+    # No weighed pair crosses the part's edge (closed_part): those touching it are all the part's own, scored again.
+    pairs = carry_forward(previous.pairs, matches.pairs, {"record_key_l": part.touched, "record_key_r": part.touched})
     registration = assign_persistent_ids(matches.links, rows_with(previous.xref, "resident_id", part.replaced), secret, run_id)
     fresh = registration.links.select(list(LINK_COLUMNS))
     part = replace(part, relinked=relinked_residents(previous.xref, fresh, part))
-    links = carry_forward(previous.xref, fresh, {"record_key": part.touched})
     review = with_run_id(matches.review, run_id)
     if previous.review is not None:
         review = carry_forward(previous.review, review, {"record_key": part.touched, "other_record_key": part.touched}, run_id)
-    return IncrementalLinks(links, review, keys, kept_links, registration.history, part)
+    return IncrementalLinks(carry_forward(previous.xref, fresh, touched), review, keys, links, pairs, registration.history, part)
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:

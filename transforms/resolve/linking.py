@@ -29,6 +29,12 @@ ID_NUMBER, NAME_BIRTH_DATE, SINGLETON = "id_number", "name_birth_date", "singlet
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability")
 # What the pass's windows link by besides the birth date: records differing on all of these never link here.
 WINDOW_COLUMNS = ("id_number", "name", "name_pinyin")
+# What the pass's windows over names partition by (link_records): a record without an anchor of its own is linked by the
+# records sharing one of these with it (its number's records aside, which with_id_checks looks at).
+NAME_WINDOWS = (("name", "birth_date"), ("name_pinyin", "birth_date"))
+# What of a record with_id_checks reads (its own, and its number's other records'), and what link_records reads besides.
+ID_CHECK_INPUTS = ("id_number", "id_status", "name", "flags", "repairs")
+LINK_INPUTS = (*ID_CHECK_INPUTS, "name_pinyin", "birth_date", "gender")
 
 # How sure each rule is: deterministic rules, so fixed values that order them.
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}

@@ -34,6 +34,8 @@ from .profile import MatchingProfile, load_profile
 REVIEW_SCHEMA = pa.schema([("record_key", pa.string()), ("other_record_key", pa.string()), ("reason", pa.string()),
                            ("match_probability", pa.float64()), ("evidence", pa.string())])
 REVIEW_COLUMNS = tuple(REVIEW_SCHEMA.names)
+# The pairs clustering weighs: scored at or above the review threshold, and allowed by the profile's link requirements.
+PAIR_SCHEMA = pa.schema([("record_key_l", pa.string()), ("record_key_r", pa.string())])
 LINK_COLUMNS = ("anchor_kind", "anchor_value", "match_rule", "match_probability", "match_evidence")
 # What identifies a record in the xref: the links carry these of the person columns, no others.
 RECORD_COLUMNS = ("record_key", "source", "stream", "source_record_id", "batch_id")
@@ -55,6 +57,7 @@ class Matches:
     term_frequencies: dict[str, DataFrame] = field(default_factory=dict)  # column → its Splink term frequency table
     blocking_keys: DataFrame | None = None  # (record_key, key) of every input record (probabilistic.rule_keys), materialised
     link_keys: DataFrame | None = None  # probabilistic.link_keys of every input record, materialised (None: any pair may link)
+    pairs: pa.Table = field(default_factory=PAIR_SCHEMA.empty_table)  # PAIR_SCHEMA: every pair clustering weighed (weighed_pairs)
 
 
 def rule_evidence() -> Column:
@@ -115,6 +118,16 @@ def carried(frame: DataFrame, columns: tuple[str, ...]) -> DataFrame:
     return frame.select("record_key", *(F.col(f"{CARRIED}{c}").alias(c) for c in columns if f"{CARRIED}{c}" in frame.columns))
 
 
+def weighed_pairs(pairs: pd.DataFrame) -> pa.Table:
+    """PAIR_SCHEMA of the scored pairs clustering weighs (guardrails.cluster reads only the allowed ones).
+
+    Clustering is decided within the groups these pairs connect: an incremental run keeps them to find
+    the records a change can reach (incremental.py).
+    """
+    allowed = pairs.loc[pairs["allowed"].astype(bool), list(PAIR_SCHEMA.names)]
+    return pa.Table.from_pandas(allowed, schema=PAIR_SCHEMA, preserve_index=False)
+
+
 def apply_clusters(links: pa.Table, anchors: dict, record_links: dict) -> pa.Table:
     """Links (Arrow) with merged clusters re-anchored and probabilistically joined records carrying probability and evidence."""
     cluster_key = pc.binary_join_element_wise(links["anchor_kind"], links["anchor_value"], ":")
@@ -154,7 +167,8 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     frame.count()
     try:
         scored = score_pairs(frame.select(*scoring_columns(profile)), profile, model, term_frequencies)
-        clusters = cluster(scored.pairs.toPandas(), profile.threshold, profile.ambiguity_margin)
+        pairs = scored.pairs.toPandas()
+        clusters = cluster(pairs, profile.threshold, profile.ambiguity_margin)
         # The links and the review rows come to the driver, where clustering was done: ids are assigned there (registry.py).
         linked = apply_clusters(carried(frame, RECORD_COLUMNS + LINK_COLUMNS).toArrow(), clusters.anchors, clusters.links)
         review = pa.Table.from_pandas(pd.DataFrame(clusters.review, columns=list(REVIEW_COLUMNS)), schema=REVIEW_SCHEMA, preserve_index=False)
@@ -163,4 +177,4 @@ def match_persons(persons: DataFrame, profile: MatchingProfile | None = None, mo
     finally:
         frame.unpersist()
     return Matches(links=linked, review=review, model=scored.model, term_frequencies=scored.term_frequencies,
-                   blocking_keys=scored.blocking_keys, link_keys=scored.link_keys)
+                   blocking_keys=scored.blocking_keys, link_keys=scored.link_keys, pairs=weighed_pairs(pairs))

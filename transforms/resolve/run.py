@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from cityhub.lake_tables import (
 from connectors.definition import SourceDefinition
 from transforms.spark import sized_for
 
-from .incremental import BLOCKING_KEYS, LINK_KEYS, MODEL, Part, Previous, copy_model, resolve_incrementally, save_model, spark_frame
+from .incremental import BLOCKING_KEYS, LINK_KEYS, MODEL, PAIRS, Part, Previous, copy_model, resolve_incrementally, save_model, spark_frame
 from .matching import match_persons
 from .profile import load_profile
 from .registry import assign_persistent_ids, previous_registry
@@ -28,6 +29,8 @@ XREF_COLUMNS = (
     "record_key", "source", "stream", "source_record_id", "resident_id", "match_rule", "match_probability",
     "match_evidence", "batch_id", "run_id",
 )
+
+log = logging.getLogger(__name__)
 
 GOLDEN_TABLES = ("resident", "resident_lineage")  # what survivorship writes: golden records and their lineage
 
@@ -76,6 +79,7 @@ def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str |
         "resident_xref": xref,
         "review_queue": with_run_id(matches.review, run_id),
         "resident_id_history": registration.history,
+        PAIRS: matches.pairs,
     })
     _write(lake, run_id, result, {BLOCKING_KEYS: matches.blocking_keys, LINK_KEYS: matches.link_keys})
     return xref
@@ -85,10 +89,10 @@ def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_ru
                        result: ResolveResult) -> tuple[Part, pa.Table, pa.Table]:
     """As link_fully, matching only the part of the records changes since `previous_run` could affect (incremental.py); that part, the run's
     persons and the xref."""
-    previous = Previous.read(lake, previous_run)
-    folder = lake.standardised_persons(run_id)
-    current = read_table(folder)
-    found = resolve_incrementally(spark, folder, current, previous, load_profile(), secret, run_id)
+    profile = load_profile()
+    previous = Previous.read(lake, previous_run, profile)
+    current = read_table(lake.standardised_persons(run_id))
+    found = resolve_incrementally(spark, current, previous, profile, secret, run_id)
     copy_model(previous.model_folder, lake.resolved(run_id, MODEL))
     xref = xref_table(current, found.links, run_id)
     _write_arrow(lake, run_id, result, {
@@ -97,6 +101,7 @@ def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_ru
         "resident_id_history": found.history,
         BLOCKING_KEYS: found.blocking_keys,
         LINK_KEYS: found.link_keys,
+        PAIRS: found.pairs,
     })
     result.incremental.update(records_changed=len(found.part.changed), records_rematched=len(found.part.rematched))
     return found.part, current, xref
@@ -225,6 +230,10 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
     if not has_table(lake.standardised_persons(run_id)):
         raise FileNotFoundError(f"{lake.standardised_persons(run_id)}: no standardised persons for run {run_id}; run standardise first")
     result = ResolveResult(run_id=run_id)
+    if incremental and previous_run is not None and (missing := Previous.missing(lake, previous_run, load_profile())):
+        log.warning("the live run %s kept no %s (resolved before runs kept them): run %s matches every record, and the next "
+                    "incremental run starts from it", previous_run, ", ".join(missing), run_id)
+        incremental = False
     clock = StepClock()
     try:
         with clock.step("link"):
