@@ -107,15 +107,15 @@ def prepare_columns(links: DataFrame, profile: MatchingProfile) -> DataFrame:
         "id_anchor": F.when(F.col("anchor_kind") == ID_NUMBER_ANCHOR, F.col("anchor_value")),
         "id_guard": guard_number(links),
     })
-    kept = [F.col(c).alias(f"{CARRIED}{c}") for c in dict.fromkeys((*RECORD_COLUMNS, *LINK_COLUMNS, *CONFLICT_COLUMNS))
+    kept = [f"`{c}` AS `{CARRIED}{c}`" for c in dict.fromkeys((*RECORD_COLUMNS, *LINK_COLUMNS, *CONFLICT_COLUMNS))
             if c in links.columns and c != "record_key"]
-    frame = comparison_columns(frame.select("*", *kept), profile)
+    frame = comparison_columns(frame.selectExpr("*", *kept), profile)  # SQL text: one call into Spark, not two per column
     return frame.select(*scoring_columns(profile), *(c for c in frame.columns if c.startswith(CARRIED)))
 
 
 def carried(frame: DataFrame, columns: tuple[str, ...]) -> DataFrame:
     """record_key and those of `columns` a prepare_columns frame carries, under their own names."""
-    return frame.select("record_key", *(F.col(f"{CARRIED}{c}").alias(c) for c in columns if f"{CARRIED}{c}" in frame.columns))
+    return frame.selectExpr("record_key", *(f"`{CARRIED}{c}` AS `{c}`" for c in columns if f"{CARRIED}{c}" in frame.columns))
 
 
 def weighed_pairs(pairs: pd.DataFrame) -> pa.Table:

@@ -23,7 +23,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from .comparisons import agreement_columns, comparison
-from .linking import WINDOW_COLUMNS
+from .linking import WINDOW_COLUMNS, sql_string
 from .profile import MatchingProfile
 
 UNIQUE_ID = "record_key"
@@ -56,12 +56,14 @@ def settings(profile: MatchingProfile) -> dict:
     }
 
 
+def present_sql(columns: list[str]) -> str:
+    """SQL, true where every one of `columns` has a value: a blocking rule or a counted rule applies to the record."""
+    return " AND ".join(f"`{column}` IS NOT NULL" for column in columns) or "true"
+
+
 def all_present(columns: list[str]) -> Column:
-    """True where every one of `columns` has a value: a blocking rule or a counted rule applies to the record."""
-    present = F.lit(True)
-    for column in columns:
-        present = present & F.col(column).isNotNull()
-    return present
+    """present_sql as a column."""
+    return F.expr(present_sql(columns))
 
 
 def rule_pairs(frame: DataFrame, columns: list[str]) -> tuple[float, int]:
@@ -160,22 +162,28 @@ def level_labels(model: dict) -> dict[str, dict[float, str]]:
     return labels
 
 
-def level_of(name: str, by_weight: dict[float, str]) -> Column:
-    """The level label of comparison `name` on a scored pair."""
-    return F.create_map(*(F.lit(x) for pair in by_weight.items() for x in pair))[F.round(F.col(f"mw_{name}"), 4)]
+# The columns below are written as Spark SQL text: built of Column calls, the evidence of a dozen comparisons took hundreds
+# of calls into Spark for each query that scores pairs.
+def double_sql(value: float) -> str:
+    """A float as an exact Spark SQL double literal."""
+    return f"CAST('{value!r}' AS DOUBLE)"
+
+
+def level_sql(name: str, by_weight: dict[float, str]) -> str:
+    """SQL of the level label of comparison `name` on a scored pair."""
+    entries = ", ".join(f"{double_sql(weight)}, {sql_string(label)}" for weight, label in by_weight.items())
+    return f"map({entries})[round(`mw_{name}`, 4)]"
 
 
 def evidence_column(model: dict, columns: list[str]) -> Column:
     """JSON evidence of a scored pair: per comparison its level and match weight (log2 Bayes factor, term frequency included), and the probability."""
     entries = []
     for name, by_weight in level_labels(model).items():
-        weight = F.col(f"mw_{name}") + F.col(f"mw_tf_adj_{name}") if f"mw_tf_adj_{name}" in columns else F.col(f"mw_{name}")
-        entries.append(F.struct(F.lit(name).alias("comparison"), level_of(name, by_weight).alias("level"),
-                                F.round(weight, 3).alias("match_weight")))
-    return F.to_json(F.struct(
-        F.lit("probabilistic").alias("rule"), F.round("match_probability", 6).alias("probability"),
-        F.round("match_weight", 3).alias("match_weight"), F.array(*entries).alias("comparisons"),
-    ))
+        weight = f"`mw_{name}` + `mw_tf_adj_{name}`" if f"mw_tf_adj_{name}" in columns else f"`mw_{name}`"
+        entries.append(f"named_struct('comparison', {sql_string(name)}, 'level', {level_sql(name, by_weight)}, "
+                       f"'match_weight', round({weight}, 3))")
+    return F.expr(f"to_json(named_struct('rule', 'probabilistic', 'probability', round(match_probability, 6), "
+                  f"'match_weight', round(match_weight, 3), 'comparisons', array({', '.join(entries)})))")
 
 
 def link_allowed(model: dict, profile: MatchingProfile) -> Column:
@@ -186,18 +194,17 @@ def link_allowed(model: dict, profile: MatchingProfile) -> Column:
     order = {comp["output_column_name"]: [level["label_for_charts"] for level in comp["comparison_levels"] if not level.get("is_null_level")]
              for comp in model["comparisons"]}
 
-    def level_at_least(condition) -> Column:  # null where the pair has no level for it (a side without the value)
+    def level_at_least(condition) -> str:  # null where the pair has no level for it (a side without the value)
         levels = order[condition.comparison]
-        level = level_of(condition.comparison, labels[condition.comparison])
-        return F.when(level != "null", level.isin(*levels[:levels.index(condition.at_least) + 1]))
+        level = level_sql(condition.comparison, labels[condition.comparison])
+        wanted = ", ".join(sql_string(label) for label in levels[:levels.index(condition.at_least) + 1])
+        return f"CASE WHEN {level} != 'null' THEN {level} IN ({wanted}) END"
 
-    allowed = F.lit(False)
+    met = []
     for requirement in profile.link_requires:
-        met = F.coalesce(level_at_least(requirement), F.lit(False))
-        for condition in requirement.provided:
-            met = met & F.coalesce(level_at_least(condition), F.lit(True))
-        allowed = allowed | met
-    return allowed
+        met.append(" AND ".join([f"coalesce({level_at_least(requirement)}, false)",
+                                 *(f"coalesce({level_at_least(condition)}, true)" for condition in requirement.provided)]))
+    return F.expr(" OR ".join(f"({condition})" for condition in met))
 
 
 def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] = ()) -> DataFrame:
@@ -205,10 +212,10 @@ def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] =
 
     One pass over the records (an exploded array), not one scan per rule.
     """
-    keys = []
-    for position, rule in enumerate(rules):
-        keys.append(F.when(all_present(rule), F.struct(F.lit(position).alias("rule"), F.xxhash64(F.lit(position), *rule).alias("key"))))
-    exploded = frame.select("record_key", *carry, F.explode(F.array_compact(F.array(*keys))).alias("block"))
+    # One SQL expression: built of Column calls, the keys of a dozen rules took hundreds of calls into Spark.
+    keys = [f"CASE WHEN {present_sql(rule)} THEN named_struct('rule', {position}, 'key', xxhash64({position}, {', '.join(f'`{c}`' for c in rule)})) END"
+            for position, rule in enumerate(rules)]
+    exploded = frame.select("record_key", *carry, F.expr(f"explode(array_compact(array({', '.join(keys)})))").alias("block"))
     return exploded.select("record_key", *carry, "block.rule", "block.key")
 
 

@@ -171,21 +171,19 @@ def fact_candidates(facts: DataFrame, attribute: str, rule: AttributeRule, spec:
                 f"{DEFAULT_RULES.name}: attributes.{attribute}.facts: source {spec.source} declares no fact `{column}`; "
                 f"use one of {', '.join(c for c in facts.columns if c not in ('resident_id', 'record_key', 'fact_key'))}"
             )
-    rows = facts.filter((F.col("stream") == spec.stream) & F.col("resident_id").isNotNull())
-    for name, expected in spec.when.items():
-        rows = rows.filter(F.trim(F.col(name)) == expected)
-    value = F.trim(F.col(spec.value))
+    # SQL text, a few calls into Spark: built of Column calls, the candidates of every stream took hundreds.
+    conditions = [f"stream = {sql_string(spec.stream)}", "resident_id IS NOT NULL",
+                  *(f"trim(`{name}`) = {sql_string(expected)}" for name, expected in spec.when.items())]
+    value = f"trim(`{spec.value}`)"
     if spec.values:
-        value = F.try_element_at(F.create_map(*(F.lit(p) for pair in spec.values.items() for p in pair)), value)
-    if spec.parse == "date":
-        value = parse_date_udf(value).cast("string")
-    updated = parse_date_udf(F.col(spec.updated_at)).cast("timestamp") if spec.updated_at else F.lit(None).cast("timestamp")
-    rows = rows.select(
-        "resident_id", F.lit(attribute).alias("attribute"), value.alias("value"), F.lit(None).cast("string").alias("code"),
-        F.col("fact_key").alias("record_key"), F.lit(spec.source).alias("source"), F.lit(spec.stream).alias("stream"),
+        value = f"try_element_at(map({', '.join(sql_string(p) for pair in spec.values.items() for p in pair)}), {value})"
+    parsed = parse_date_udf(F.expr(value)).cast("string") if spec.parse == "date" else F.expr(value)
+    updated = parse_date_udf(F.col(spec.updated_at)).cast("timestamp") if spec.updated_at else F.expr("CAST(NULL AS TIMESTAMP)")
+    return facts.where(" AND ".join(conditions)).select(
+        "resident_id", F.expr(f"{sql_string(attribute)} AS attribute"), parsed.alias("value"), F.expr("CAST(NULL AS STRING) AS code"),
+        F.expr("fact_key AS record_key"), F.expr(f"{sql_string(spec.source)} AS source"), F.expr(f"{sql_string(spec.stream)} AS stream"),
         updated.alias("updated_at"),
-    )
-    return rows.withColumn("authority_rank", rule.rank())
+    ).selectExpr("*", f"{rule.rank_sql()} AS authority_rank")  # ranked by the candidate's own source and stream
 
 
 def all_candidates(persons: DataFrame, facts: dict[str, DataFrame], rules: SurvivorshipRules) -> DataFrame:
@@ -201,25 +199,21 @@ def choose(candidates: DataFrame) -> DataFrame:
 
     Both windows are partitioned by resident alone (attribute leads the ordering), so the candidates
     are shuffled once, and the golden record's grouping by resident after them needs no shuffle.
+    Written as SQL text: built of Column calls, the two windows took hundreds of calls into Spark.
     """
-    by_resident = Window.partitionBy("resident_id")
     # Peers in the (attribute, value) ordering are the candidates with the same value for the attribute.
-    frequency = F.count(F.lit(1)).over(by_resident.orderBy("attribute", "value").rangeBetween(Window.currentRow, Window.currentRow))
-    ranked = candidates.withColumn("frequency", F.when(F.col("value").isNotNull(), frequency).otherwise(F.lit(0)))
-    order = by_resident.orderBy(
-        "attribute", F.col("value").isNull(), "authority_rank", F.col("updated_at").desc_nulls_last(),
-        F.col("frequency").desc(), "record_key",
-    )
-    ranked = ranked.select(
-        "*", F.lag("attribute").over(order).alias("previous_attribute"),
-        F.lead("attribute").over(order).alias("next_attribute"), F.lead("updated_at").over(order).alias("next_updated_at"),
-    )
-    winners = ranked.filter(F.col("previous_attribute").isNull() | (F.col("previous_attribute") != F.col("attribute")))
-    runner_up = F.when(F.col("next_attribute") == F.col("attribute"), F.col("next_updated_at"))
-    recent = F.col("updated_at").isNotNull() & (runner_up.isNull() | (F.col("updated_at") > runner_up))
-    rule = (F.when(F.col("authority_rank") < _NOT_AN_AUTHORITY, F.lit(AUTHORITY))
-            .when(recent, F.lit(MOST_RECENT)).otherwise(F.lit(MOST_FREQUENT)))
-    return winners.select(*CANDIDATE_COLUMNS, rule.alias("rule"))
+    frequency = "count(1) OVER (PARTITION BY resident_id ORDER BY attribute, value RANGE BETWEEN CURRENT ROW AND CURRENT ROW)"
+    ranked = candidates.selectExpr("*", f"CASE WHEN value IS NOT NULL THEN {frequency} ELSE 0 END AS frequency")
+    order = ("PARTITION BY resident_id ORDER BY attribute, value IS NULL, authority_rank, updated_at DESC NULLS LAST, "
+             "frequency DESC NULLS LAST, record_key")
+    ranked = ranked.selectExpr("*", f"lag(attribute) OVER ({order}) AS previous_attribute", f"lead(attribute) OVER ({order}) AS next_attribute",
+                               f"lead(updated_at) OVER ({order}) AS next_updated_at")
+    winners = ranked.where("previous_attribute IS NULL OR previous_attribute != attribute")
+    runner_up = "CASE WHEN next_attribute = attribute THEN next_updated_at END"
+    recent = f"updated_at IS NOT NULL AND ({runner_up} IS NULL OR updated_at > {runner_up})"
+    rule = (f"CASE WHEN authority_rank < {_NOT_AN_AUTHORITY} THEN {sql_string(AUTHORITY)} WHEN {recent} THEN {sql_string(MOST_RECENT)} "
+            f"ELSE {sql_string(MOST_FREQUENT)} END AS rule")
+    return winners.selectExpr(*CANDIDATE_COLUMNS, rule)
 
 
 def lineage(winners: DataFrame, run_id: str) -> DataFrame:
@@ -230,27 +224,23 @@ def lineage(winners: DataFrame, run_id: str) -> DataFrame:
 
 
 def golden_records(xref: DataFrame, winners: DataFrame, run_id: str) -> DataFrame:
-    """`resident`: one row per resident with the winning values, record count and sources."""
-    def value(attribute: str, column: str = "value") -> Column:
-        return F.max(F.when(F.col("attribute") == attribute, F.col(column)))
+    """`resident`: one row per resident with the winning values, record count and sources (SQL text: a few calls into Spark)."""
+    def value(attribute: str, name: str, column: str = "value", cast: str | None = None) -> Column:
+        chosen = f"max(CASE WHEN attribute = {sql_string(attribute)} THEN `{column}` END)"
+        return F.expr(f"{f'CAST({chosen} AS {cast})' if cast else chosen} AS {name}")
 
     chosen = winners.groupBy("resident_id").agg(
-        value("id_number").alias("id_number"), value("name").alias("name"), value("gender").alias("gender"),
-        value("birth_date").cast("date").alias("birth_date"), value("ethnicity").alias("ethnicity"),
-        value("marital_status").alias("marital_status"), value("phone").alias("phone"),
-        value("hukou_address").alias("hukou_address"), value("hukou_address", "code").alias("hukou_admin_code"),
-        value("current_address").alias("current_address"), value("current_address", "code").alias("current_admin_code"),
-        value("death_date").cast("date").alias("death_date"),
+        value("id_number", "id_number"), value("name", "name"), value("gender", "gender"), value("birth_date", "birth_date", cast="date"),
+        value("ethnicity", "ethnicity"), value("marital_status", "marital_status"), value("phone", "phone"),
+        value("hukou_address", "hukou_address"), value("hukou_address", "hukou_admin_code", "code"),
+        value("current_address", "current_address"), value("current_address", "current_admin_code", "code"),
+        value("death_date", "death_date", cast="date"),
         # any death evidence makes a resident deceased, even one whose date could not be read
-        F.max(F.col("attribute") == "death_date").alias("is_deceased"),
+        F.expr("max(attribute = 'death_date') AS is_deceased"),
     )
-    base = xref.groupBy("resident_id").agg(
-        F.count(F.lit(1)).alias("record_count"),
-        F.concat_ws(",", F.array_sort(F.collect_set("source"))).alias("sources"),
-    )
-    return base.join(chosen, "resident_id", "left").select(
+    base = xref.groupBy("resident_id").agg(F.expr("count(1) AS record_count"), F.expr("concat_ws(',', array_sort(collect_set(source))) AS sources"))
+    return base.join(chosen, "resident_id", "left").selectExpr(
         "resident_id", "id_number", "name", "gender", "birth_date", "ethnicity", "marital_status", "phone",
         "hukou_address", "hukou_admin_code", "current_address", "current_admin_code", "death_date",
-        F.coalesce(F.col("is_deceased"), F.lit(False)).alias("is_deceased"), "record_count", "sources",
-        F.lit(run_id).alias("run_id"),
+        "coalesce(is_deceased, false) AS is_deceased", "record_count", "sources", f"{sql_string(run_id)} AS run_id",
     )
