@@ -17,7 +17,7 @@ producing the same columns.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from transforms.standardise.id_number import USABLE_STATUSES
@@ -40,56 +40,46 @@ LINK_INPUTS = (*ID_CHECK_INPUTS, "name_pinyin", "birth_date", "gender")
 PROBABILITY = {"id_number": 1.0, "name": 0.9, "pinyin": 0.8, "group": 0.9, "singleton": 1.0}
 
 
-# Some tests are written once as Spark SQL text: a large expression built of many of them (the survivorship candidates) is
-# then one call into Spark instead of thousands. The Column helpers wrap the same text.
+# Tests are written as Spark SQL text: a large expression built of many of them (the survivorship candidates, the ID checks)
+# is then one call into Spark instead of hundreds.
 def sql_string(value: str) -> str:
     """`value` as a Spark SQL string literal."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def has_flag_sql(flag: str, column: str = "flags") -> str:
-    """SQL of has_flag."""
+    """SQL, true when the record's comma-separated `flags` (or another such column, e.g. `repairs`) include `flag`."""
     return f"coalesce(array_contains(split(`{column}`, ','), {sql_string(flag)}), false)"
 
 
-def has_flag(flag: str, column: str = "flags") -> Column:
-    """True when the record's comma-separated `flags` (or another such column, e.g. `repairs`) include `flag`."""
-    return F.expr(has_flag_sql(flag, column))
-
-
 def valid_number_sql() -> str:
-    """SQL of valid_number."""
+    """SQL, true for a record whose standardised number has a usable status (valid, upgraded or repaired)."""
     return f"(id_number IS NOT NULL AND id_status IN ({', '.join(sql_string(status) for status in sorted(USABLE_STATUSES))}))"
 
 
-def valid_number() -> Column:
-    """True for a record whose standardised number has a usable status (valid, upgraded or repaired)."""
-    return F.expr(valid_number_sql())
+# The pass below is written as Spark SQL text: built of Column calls, its windows and checks took over a thousand calls
+# into Spark for every frame linked.
+def stated_birth_date_sql() -> str:
+    """SQL, true where the record stated its own birth date (standardisation did not read it from the number)."""
+    return f"NOT {has_flag_sql(BIRTH_DATE_FROM_ID_REPAIR, 'repairs')}"
 
 
-def stated_birth_date() -> Column:
-    """True where the record stated its own birth date (standardisation did not read it from the number)."""
-    return ~has_flag(BIRTH_DATE_FROM_ID_REPAIR, "repairs")
+def vouched_names_sql(valid: str, contradicted: str) -> str:
+    """SQL of the names of the records sharing this record's number that vouch for it (a usable number, a birth date stated and agreeing)."""
+    return f"collect_set(CASE WHEN {valid} AND {stated_birth_date_sql()} AND NOT {contradicted} THEN name END) OVER (PARTITION BY id_number)"
 
 
-def vouched_names(valid: Column, contradicted: Column) -> Column:
-    """The names of the records sharing this record's number that vouch for it (a usable number, a birth date stated and agreeing)."""
-    vouching = valid & stated_birth_date() & ~contradicted
-    return F.collect_set(F.when(vouching, F.col("name"))).over(Window.partitionBy("id_number"))
-
-
-def borrowed_number(valid: Column, vouched: Column) -> Column:
-    """True for a record whose usable number is most likely someone else's although no birth date of its own says so.
+def borrowed_number_sql(valid: str, vouched: str) -> str:
+    """SQL, true for a record whose usable number is most likely someone else's although no birth date of its own says so.
 
     The record stated no birth date (it was read from the number), so the birth-date check cannot
     catch a parent's number on a child's record; its name then decides: it shares no character with
-    the name of any record that vouches for the number (`vouched`: `vouched_names` as a column). A
+    the name of any record that vouches for the number (`vouched`: vouched_names_sql as a column). A
     typo, a homophone or a traditional form still shares characters with the right name; a child's
     name with the other parent's surname does not.
     """
-    characters = F.split(F.col("name"), "")
-    shares = F.exists(vouched, lambda other: F.size(F.array_intersect(F.split(other, ""), characters)) > 0)
-    return valid & ~stated_birth_date() & F.col("name").isNotNull() & (F.size(vouched) > 0) & ~shares
+    shares = f"exists({vouched}, other -> size(array_intersect(split(other, ''), split(name, ''))) > 0)"
+    return f"({valid} AND NOT {stated_birth_date_sql()} AND name IS NOT NULL AND size({vouched}) > 0 AND NOT {shares})"
 
 
 # What a record's ID number may do, worked out once per record as columns: written out as expressions
@@ -112,20 +102,16 @@ def with_id_checks(records: DataFrame) -> DataFrame:
     """
     if set(ID_CHECK_COLUMNS) <= set(records.columns):
         return records
-    valid = valid_number()
-    contradicted = valid & has_flag(BIRTH_DATE_MISMATCH_FLAG) & ~has_flag(BIRTH_DATE_SLIP_FLAG)
+    valid = valid_number_sql()
+    contradicted = f"({valid} AND {has_flag_sql(BIRTH_DATE_MISMATCH_FLAG)} AND NOT {has_flag_sql(BIRTH_DATE_SLIP_FLAG)})"
     conflicting, checked = contradicted, records
     if "repairs" in records.columns:  # without repairs a file cannot say which birth dates were read from the number
         # A column of its own: written out at each use, the window would be computed once per use.
-        checked = records.withColumn("_vouched", vouched_names(valid, contradicted))
-        conflicting = contradicted | borrowed_number(valid, F.col("_vouched"))
-    checked = checked.withColumns({"id_valid": valid, "id_conflicting": conflicting, "id_zero_tail": valid & has_flag(ZERO_TAIL_FLAG)})
-    return checked.withColumn("id_usable", F.col("id_valid") & ~F.col("id_conflicting") & ~F.col("id_zero_tail")).drop("_vouched")
-
-
-def valid_id() -> Column:
-    """True for records with a usable number, doubted or not (needs with_id_checks)."""
-    return F.col("id_valid")
+        checked = records.withColumn("_vouched", F.expr(vouched_names_sql(valid, contradicted)))
+        conflicting = f"({contradicted} OR {borrowed_number_sql(valid, '_vouched')})"
+    checked = checked.withColumns({name: F.expr(sql) for name, sql in (
+        ("id_valid", valid), ("id_conflicting", conflicting), ("id_zero_tail", f"({valid} AND {has_flag_sql(ZERO_TAIL_FLAG)})"))})
+    return checked.withColumn("id_usable", F.expr("id_valid AND NOT id_conflicting AND NOT id_zero_tail")).drop("_vouched")
 
 
 def id_conflict() -> Column:
@@ -138,56 +124,54 @@ def usable_id() -> Column:
     return F.col("id_usable")
 
 
-def compatible_anchors(key: str, anchor: Column) -> Column:
-    """The ID anchors sharing (key, birth_date) with this record whose gender is compatible with its own.
+def compatible_anchors(key: str, anchor: str) -> str:
+    """SQL of the ID anchors sharing (key, birth_date) with this record whose gender is compatible with its own.
 
     Anchors are collected per key and gender they are compatible with: a male record may match
     anchors whose record says male or nothing; a record with no gender may match any.
     """
-    window = Window.partitionBy(key, "birth_date")
-    gender = F.col("anchor_gender")
-    for_male = F.collect_set(F.when(gender.isNull() | (gender == "M"), anchor)).over(window)
-    for_female = F.collect_set(F.when(gender.isNull() | (gender == "F"), anchor)).over(window)
-    for_any = F.collect_set(anchor).over(window)
-    return F.when(F.col("gender") == "M", for_male).when(F.col("gender") == "F", for_female).otherwise(for_any)
+    window = f"OVER (PARTITION BY {key}, birth_date)"
+    for_male = f"collect_set(CASE WHEN anchor_gender IS NULL OR anchor_gender = 'M' THEN {anchor} END) {window}"
+    for_female = f"collect_set(CASE WHEN anchor_gender IS NULL OR anchor_gender = 'F' THEN {anchor} END) {window}"
+    return f"CASE WHEN gender = 'M' THEN {for_male} WHEN gender = 'F' THEN {for_female} ELSE collect_set({anchor}) {window} END"
 
 
-def with_unique_anchor(frame: DataFrame, name: str, key: str, anchor: Column, wanted: Column) -> DataFrame:
-    """`frame` with column `name`: where `wanted`, the one ID anchor compatible with the record on (key, birth_date), else null."""
+def with_unique_anchor(frame: DataFrame, name: str, key: str, anchor: str, wanted: str) -> DataFrame:
+    """`frame` with column `name`: where `wanted`, the one ID anchor compatible with the record on (key, birth_date), else null (SQL arguments)."""
     # The anchors as a column of their own first: written out at each use, every window would be computed twice.
-    frame = frame.withColumn("_anchors", compatible_anchors(key, anchor))
-    known = F.col(key).isNotNull() & F.col("birth_date").isNotNull()
-    unique = F.when(wanted & known & (F.size("_anchors") == 1), F.element_at("_anchors", 1))
-    return frame.withColumn(name, unique).drop("_anchors")
+    frame = frame.withColumn("_anchors", F.expr(compatible_anchors(key, anchor)))
+    unique = f"CASE WHEN {wanted} AND {key} IS NOT NULL AND birth_date IS NOT NULL AND size(_anchors) = 1 THEN element_at(_anchors, 1) END"
+    return frame.withColumn(name, F.expr(unique)).drop("_anchors")
 
 
 def link_records(persons: DataFrame) -> DataFrame:
     """The persons with ID_CHECK_COLUMNS and LINK_COLUMNS added: one link per standardised person record."""
     persons = with_id_checks(persons)
-    anchored = usable_id()
     # One shuffle for the three windows below (see the module docstring).
-    frame = persons.repartition("birth_date").withColumn("anchor_gender", F.when(anchored, F.col("gender")))
-    id_anchor = F.when(anchored, F.col("id_number"))
-    frame = with_unique_anchor(frame, "by_name", "name", id_anchor, ~anchored)
-    frame = with_unique_anchor(frame, "by_pinyin", "name_pinyin", id_anchor, ~anchored & F.col("by_name").isNull())
+    frame = persons.repartition("birth_date").withColumn("anchor_gender", F.expr("CASE WHEN id_usable THEN gender END"))
+    id_anchor = "CASE WHEN id_usable THEN id_number END"
+    frame = with_unique_anchor(frame, "by_name", "name", id_anchor, "NOT id_usable")
+    frame = with_unique_anchor(frame, "by_pinyin", "name_pinyin", id_anchor, "NOT id_usable AND by_name IS NULL")
 
-    rest = ~anchored & F.col("by_name").isNull() & F.col("by_pinyin").isNull()
-    groupable = rest & F.col("name").isNotNull() & F.col("birth_date").isNotNull()
-    group = Window.partitionBy(groupable, "name", "birth_date", "gender")
+    rest = "NOT id_usable AND by_name IS NULL AND by_pinyin IS NULL"
+    groupable = f"{rest} AND name IS NOT NULL AND birth_date IS NOT NULL"
+    group = f"OVER (PARTITION BY {groupable}, name, birth_date, gender)"
     frame = frame.withColumns({  # together: one window operator, one sort
-        "group_first": F.when(groupable, F.min("record_key").over(group)),
-        "group_size": F.when(groupable, F.count(F.lit(1)).over(group)),
+        "group_first": F.expr(f"CASE WHEN {groupable} THEN min(record_key) {group} END"),
+        "group_size": F.expr(f"CASE WHEN {groupable} THEN count(1) {group} END"),
     })
-    grouped = groupable & (F.col("group_size") > 1)
+    grouped = f"{groupable} AND group_size > 1"
 
-    def pick(when_anchored, by_name, by_pinyin, when_grouped, otherwise) -> Column:
-        return (F.when(anchored, when_anchored).when(F.col("by_name").isNotNull(), by_name)
-                .when(F.col("by_pinyin").isNotNull(), by_pinyin).when(grouped, when_grouped).otherwise(otherwise))
+    def pick(name: str, when_anchored: str, by_name: str, by_pinyin: str, when_grouped: str, otherwise: str) -> str:
+        return (f"CASE WHEN id_usable THEN {when_anchored} WHEN by_name IS NOT NULL THEN {by_name} WHEN by_pinyin IS NOT NULL THEN {by_pinyin} "
+                f"WHEN {grouped} THEN {when_grouped} ELSE {otherwise} END AS {name}")
 
-    return frame.select(
-        *persons.columns,
-        pick(F.lit(ID_NUMBER_ANCHOR), F.lit(ID_NUMBER_ANCHOR), F.lit(ID_NUMBER_ANCHOR), F.lit(RECORD_ANCHOR), F.lit(RECORD_ANCHOR)).alias("anchor_kind"),
-        pick(F.col("id_number"), F.col("by_name"), F.col("by_pinyin"), F.col("group_first"), F.col("record_key")).alias("anchor_value"),
-        pick(F.lit(ID_NUMBER), F.lit(NAME_BIRTH_DATE), F.lit(NAME_BIRTH_DATE), F.lit(NAME_BIRTH_DATE), F.lit(SINGLETON)).alias("match_rule"),
-        pick(*(F.lit(PROBABILITY[k]) for k in ("id_number", "name", "pinyin", "group", "singleton"))).alias("match_probability"),
+    number, record = sql_string(ID_NUMBER_ANCHOR), sql_string(RECORD_ANCHOR)
+    by_name_rule = sql_string(NAME_BIRTH_DATE)
+    return frame.selectExpr(
+        *(f"`{column}`" for column in persons.columns),
+        pick("anchor_kind", number, number, number, record, record),
+        pick("anchor_value", "id_number", "by_name", "by_pinyin", "group_first", "record_key"),
+        pick("match_rule", sql_string(ID_NUMBER), by_name_rule, by_name_rule, by_name_rule, sql_string(SINGLETON)),
+        pick("match_probability", *(f"{PROBABILITY[k]!r}D" for k in ("id_number", "name", "pinyin", "group", "singleton"))),
     )
