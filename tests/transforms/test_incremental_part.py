@@ -7,7 +7,9 @@ import datetime as dt
 
 import pyarrow as pa
 
-from transforms.resolve.incremental import Neighbourhood, Reach, closed_part, may_link, name_windows, unsettled_records
+from transforms.resolve.incremental import (
+    Neighbourhood, Reach, checked_records, closed_part, may_link, name_windows, unsettled_records,
+)
 
 # Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 and d1 are not anchored by a number of their own.
 XREF = pa.table({"record_key": ["a1", "a2", "b1", "c1", "c2", "d1", "e1"], "resident_id": ["A", "A", "B", "C", "C", "D", "E"],
@@ -59,21 +61,32 @@ def test_name_windows_need_both_values():
     assert len(set(windows.filter(pa.compute.is_in(windows["record_key"], pa.array(["c1", "d1"])))["window"].to_pylist())) == 2
 
 
-def test_unsettled_records_share_a_number_or_a_name_window_with_a_changed_one_now_or_before():
+def unsettled(current: pa.Table, before: pa.Table, changed: list[str], steady: list[str] = ()) -> tuple[list[str], list[str]]:
+    checked = checked_records(current, before, pa.array(changed))
+    found = unsettled_records(current, before, pa.array(changed), checked, pa.array(list(steady), pa.string()), Reach.of(current, XREF, NO_PAIRS))
+    return sorted(checked.to_pylist()), sorted(found.to_pylist())
+
+
+def test_records_are_checked_again_when_they_share_a_number_now_or_before_with_a_changed_one():
     before = PERSONS.set_column(1, "id_number", pa.array(["N1", "N2", "N3", None, "N4", "N5", "N3"]))  # e1 held b1's number before
-    checked, unsettled = unsettled_records(PERSONS, before, pa.array(["e1"]), name_windows(PERSONS))
-    assert sorted(checked.to_pylist()) == ["a2", "b1", "e1"], "the numbers it holds now and held before"
-    assert sorted(unsettled.to_pylist()) == ["a1", "a2", "b1", "e1"], "a1 shares 甲 and a birth date with a2"
+    assert unsettled(PERSONS, before, ["e1"]) == (["a2", "b1", "e1"], ["a2", "b1", "e1"]), "the numbers it holds now and held before"
+    # a2 and b1 are anchored by their own numbers before and now: their checks came out as before, and their pairs are the live run's
+    assert unsettled(PERSONS, before, ["e1"], steady=["a2", "b1"]) == (["a2", "b1", "e1"], ["e1"])
+
+
+def test_a_record_without_an_anchor_of_its_own_is_unsettled_by_a_change_in_its_name_window():
+    renamed = PERSONS.set_column(PERSONS.schema.get_field_index("name"), "name", pa.array(["甲", "甲", "丙", "丁", "丁", "乙", "戊"]))
+    # c1 renamed? no: d1 (linked by name and birth date) is renamed, so c1 (no number, 丁) may link otherwise; c2 has no birth date
+    assert unsettled(renamed, PERSONS, ["d1"], steady=[])[1] == ["c1", "d1"]
+    # a1 shares 甲 and a birth date with a2, but its own number anchors it: the window does not link it
+    renumbered = PERSONS.set_column(1, "id_number", pa.array(["N1", "N9", "N3", None, "N4", "N5", "N2"]))
+    assert unsettled(renumbered, PERSONS, ["a2"])[1] == ["a2", "e1"]
 
 
 def test_a_change_the_id_checks_and_the_deterministic_pass_do_not_read_unsettles_only_the_record():
     phones = pa.array(["1", "2", "3", "4", "5", "6", "7"])
     before, now = PERSONS.append_column("phone", phones), PERSONS.append_column("phone", pa.array(["1", "9", "3", "4", "5", "6", "7"]))
-    checked, unsettled = unsettled_records(now, before, pa.array(["a2"]), name_windows(now))
-    assert checked.to_pylist() == ["a2"] and unsettled.to_pylist() == ["a2"], "its phone: e1 (its number) and a1 (its window) are as they were"
-    renamed = now.set_column(now.schema.get_field_index("name"), "name", pa.array(["甲", "乙", "丙", "丁", "丁", "丁", "戊"]))
-    checked, unsettled = unsettled_records(renamed, before, pa.array(["a2"]), name_windows(renamed))
-    assert sorted(checked.to_pylist()) == ["a2", "e1"] and sorted(unsettled.to_pylist()) == ["a1", "a2", "e1"], "its name: both"
+    assert unsettled(now, before, ["a2"]) == (["a2"], ["a2"]), "its phone: e1 (its number) and a1 (its window) are as they were"
 
 
 def test_holders_of_old_and_new_keys():

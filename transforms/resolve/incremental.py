@@ -8,9 +8,10 @@
    is scored as before (the live run's model and frequencies), so only the records whose own pairs can
    differ are looked at along the blocking keys:
    - the changed records (new, changed, gone);
-   - the records sharing an ID number with one, now or before (their ID checks look at it);
-   - the records sharing a name window with one of those (linking.NAME_WINDOWS: the deterministic
-     pass may link them otherwise).
+   - the records sharing an ID number, now or before, with one whose ID checks' inputs changed, but
+     those anchored by their own number before and now (their checks came out as before);
+   - the records not anchored by their own number that share a name window with one of those
+     (linking.NAME_WINDOWS: the deterministic pass may link them otherwise).
    These and the records sharing one of their blocking keys start the part — of the records sharing
    a key with one anchored by its own ID number before and now, only those without one (two anchors
    are never scored); and of those sharing a key, only those sharing a link key too
@@ -291,22 +292,31 @@ def sharing_a_number(current: pa.Table, records: pa.Table) -> pa.Array:
     return values_of(rows_with(current, "id_number", values_of(records, "id_number")), "record_key")
 
 
-def unsettled_records(current: pa.Table, before: pa.Table, changed: pa.Array, windows: pa.Table) -> tuple[pa.Array, pa.Array]:
-    """(checked, unsettled) of this run's records (`current`, its name_windows `windows`; `before`: the live run's).
-
-    `checked`: the changed records, and the records sharing an ID number, now or before, with one whose
-    ID checks' inputs changed (linking.ID_CHECK_INPUTS: their own checks may change). `unsettled`:
-    those, and the records sharing a name window, now or before, with one of them whose inputs to the
-    deterministic pass may have changed (linking.LINK_INPUTS): it may link them otherwise. Every other
-    record is linked as before, and its pairs are the live run's.
-    """
+def checked_records(current: pa.Table, before: pa.Table, changed: pa.Array) -> pa.Array:
+    """The changed records, and the records sharing an ID number, now or before, with one whose ID checks' inputs changed
+    (linking.ID_CHECK_INPUTS): their own checks may change."""
     now, was = rows_with(current, "record_key", changed), rows_with(before, "record_key", changed)
-    checks_moved, link_moved = (changed_keys(now, was, "record_key", columns) for columns in (ID_CHECK_INPUTS, LINK_INPUTS))
-    peers = sharing_a_number(current, stacked([rows_with(table, "record_key", checks_moved).select(["id_number"]) for table in (now, was)]))
-    checked = as_values(pa.concat_arrays([changed, peers]))
-    moved = rows_with(current, "record_key", as_values(pa.concat_arrays([link_moved, peers])))
-    shared = as_values(pa.concat_arrays([values_of(name_windows(moved), "window"), values_of(name_windows(rows_with(was, "record_key", link_moved)), "window")]))
-    return checked, as_values(pa.concat_arrays([checked, values_of(rows_with(windows, "window", shared), "record_key")]))
+    moved = changed_keys(now, was, "record_key", ID_CHECK_INPUTS)
+    return as_values(pa.concat_arrays([changed, sharing_a_number(current, stacked([rows_with(table, "record_key", moved).select(["id_number"])
+                                                                                   for table in (now, was)]))]))
+
+
+def unsettled_records(current: pa.Table, before: pa.Table, changed: pa.Array, checked: pa.Array, steady: pa.Array, reach: "Reach") -> pa.Array:
+    """The records whose own pairs, or deterministic link, may differ from the live run's; every other record is linked as before.
+
+    The changed records; the checked ones (checked_records) but those `steady`, anchored by their own
+    number before and now (then their checks came out as before: valid, not conflicting, not zeroed);
+    and the records not anchored by their own number (`reach.free`) that share a name window, now or
+    before, with one of those whose inputs to the deterministic pass may have changed
+    (linking.LINK_INPUTS): it may link them otherwise.
+    """
+    was = rows_with(before, "record_key", changed)
+    moved = without(checked, steady)
+    link_moved = changed_keys(rows_with(current, "record_key", changed), was, "record_key", LINK_INPUTS)
+    shared = as_values(pa.concat_arrays([values_of(name_windows(rows_with(current, "record_key", as_values(pa.concat_arrays([link_moved, moved])))), "window"),
+                                         values_of(name_windows(rows_with(was, "record_key", link_moved)), "window")]))
+    peers = among(values_of(rows_with(reach.windows, "window", shared), "record_key"), reach.free)
+    return as_values(pa.concat_arrays([changed, moved, peers]))
 
 
 def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile) -> Part:
@@ -319,18 +329,18 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     before = read_table(previous.persons)
     changed = changed_records(current, before)
     reach = Reach.of(current, previous.xref, previous.pairs)
-    checked, unsettled = unsettled_records(current, before, changed, reach.windows)
+    checked = checked_records(current, before, changed)
     # Keys now of the changed records, and whether the checked ones are anchored now: computed beside every record sharing
     # their numbers, so their ID checks are a full run's.
     around = rows_with(current, "record_key", pa.concat_arrays([checked, sharing_a_number(current, rows_with(current, "record_key", changed))]))
     with sized_for(spark, around.num_rows):
         now, links_now = changed_keys_now(spark_frame(spark, around), profile)
-    anchored_now = values_of(now.filter(now["anchored"]), "record_key")
+    anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
+    steady = among(among(checked, anchored_before), values_of(now.filter(now["anchored"]), "record_key"))  # anchored before and now
+    unsettled = unsettled_records(current, before, changed, checked, steady, reach)
     now = rows_with(now, "record_key", changed)
     links = None if previous.links is None else stacked([previous.links, rows_with(links_now, "record_key", changed)])
-    anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
-    # Anchored before and now: for a record whose ID checks did not change, being anchored did not either.
-    anchored = without(among(unsettled, anchored_before), without(checked, anchored_now))
+    anchored = among(unsettled, steady)  # changed, but anchored before and now: it pairs only with records without an anchor
     neighbourhood = Neighbourhood.of(previous.keys, now, without(unsettled, changed), links)
     start = pa.concat_arrays([unsettled, neighbourhood.holders(without(unsettled, anchored)), neighbourhood.holders(anchored, among=reach.free)])
     records, replaced = closed_part(start, reach)
