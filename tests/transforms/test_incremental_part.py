@@ -8,7 +8,7 @@ import datetime as dt
 import pyarrow as pa
 
 from transforms.resolve.incremental import (
-    Neighbourhood, Reach, checked_records, closed_part, may_link, name_windows, unsettled_records,
+    Changes, Neighbourhood, Reach, checked_records, closed_part, may_link, name_windows, unsettled_records,
 )
 
 # Live-run residents A {a1 a2}, B {b1}, C {c1 c2}, D {d1}, E {e1}; c1 and d1 are not anchored by a number of their own.
@@ -62,8 +62,10 @@ def test_name_windows_need_both_values():
 
 
 def unsettled(current: pa.Table, before: pa.Table, changed: list[str], steady: list[str] = ()) -> tuple[list[str], list[str]]:
-    checked = checked_records(current, before, pa.array(changed))
-    found = unsettled_records(current, before, pa.array(changed), checked, pa.array(list(steady), pa.string()), Reach.of(current, XREF, NO_PAIRS))
+    changes = Changes.of(current, before)
+    assert sorted(changes.keys.to_pylist()) == sorted(changed)
+    checked = checked_records(current, changes)
+    found = unsettled_records(changes, checked, pa.array(list(steady), pa.string()), Reach.of(current, XREF, NO_PAIRS))
     return sorted(checked.to_pylist()), sorted(found.to_pylist())
 
 

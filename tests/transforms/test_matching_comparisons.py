@@ -123,7 +123,7 @@ def upper_id_pairs_without_agreement(spark, levels_of, rows: list[tuple[str, str
 
     def side(name: str):  # one side's agreement columns, suffixed like Splink's
         numbers = pairs.select("i", F.col(name).alias("id_number"))
-        return numbers.select("i", *(expr.alias(f"{column}_{name}") for column, expr in agreements.items()))
+        return numbers.select("i", *(F.expr(sql).alias(f"{column}_{name}") for column, sql in agreements.items()))
 
     sides = [side("l"), side("r")]
     agrees = F.lit(False)

@@ -7,9 +7,6 @@ down; the first whose condition holds is the pair's level.
 
 from __future__ import annotations
 
-from pyspark.sql import Column
-from pyspark.sql import functions as F
-
 from .profile import ComparisonSpec
 
 JW = "jaro_winkler"  # registered in Spark by Splink from its similarity jar (transforms/spark.py puts it on the classpath)
@@ -154,37 +151,36 @@ def comparison(spec: ComparisonSpec) -> dict:
     return BUILDERS[spec.kind](spec)
 
 
-def id_number_agreements(c: str) -> dict[str, dict[str, Column]]:
+def id_number_agreements(c: str) -> dict[str, dict[str, str]]:
     """What a pair at each of id_number's upper levels agrees on (see `agreement_columns`).
 
     One digit wrong in the first 17 leaves digits 7-12 or 13-17 whole (whichever it is not in);
     the level's other case, two edits that keep the same digits (a transposition), leaves the sorted
     digits equal. Either needs 17 characters on both sides, as the level does.
     """
-    first17 = F.substring(c, 1, 17)
-    full = F.length(first17) == 17
-    return {"exact": {c: F.col(c)}, "one digit or transposition in first 17": {
-        f"{c}_7_12": F.when(full, F.substring(c, 7, 6)), f"{c}_13_17": F.when(full, F.substring(c, 13, 5)),
-        f"{c}_sorted": F.when(full, F.array_join(F.array_sort(F.split(first17, "")), "")),
+    full = f"length(substring({c}, 1, 17)) = 17"
+    return {"exact": {c: c}, "one digit or transposition in first 17": {
+        f"{c}_7_12": f"CASE WHEN {full} THEN substring({c}, 7, 6) END", f"{c}_13_17": f"CASE WHEN {full} THEN substring({c}, 13, 5) END",
+        f"{c}_sorted": f"CASE WHEN {full} THEN array_join(array_sort(split(substring({c}, 1, 17), '')), '') END",
     }}
 
 
-# Per comparison kind, given its column: per level label, the columns (by name, as expressions over the scoring frame) of
+# Per comparison kind, given its column: per level label, the columns (by name, as Spark SQL over the scoring frame) of
 # which a pair at that level agrees on one. Levels missing here promise no agreement (a Jaro-Winkler level agrees on
 # nothing exactly).
 LEVEL_AGREEMENTS = {
-    "chinese_name": lambda c: {"exact name": {f"{c}_raw_clean": F.col(f"{c}_raw_clean")}, "same simplified form": {c: F.col(c)},
-                               "same pinyin (homophone)": {f"{c}_pinyin": F.col(f"{c}_pinyin")}},
-    "latin_name": lambda c: {"exact name": {c: F.col(c)}},
+    "chinese_name": lambda c: {"exact name": {f"{c}_raw_clean": f"{c}_raw_clean"}, "same simplified form": {c: c},
+                               "same pinyin (homophone)": {f"{c}_pinyin": f"{c}_pinyin"}},
+    "latin_name": lambda c: {"exact name": {c: c}},
     "id_number": id_number_agreements,
-    "birth_date": lambda c: {"exact": {c: F.col(c)}},
-    "address": lambda c: {"exact address": {c: F.col(c)}},
-    "exact": lambda c: {"exact": {c: F.col(c)}},
+    "birth_date": lambda c: {"exact": {c: c}},
+    "address": lambda c: {"exact address": {c: c}},
+    "exact": lambda c: {"exact": {c: c}},
 }
 
 
-def agreement_columns(spec: ComparisonSpec, at_least: str) -> dict[str, Column] | None:
-    """Columns such that every pair at level `at_least` of `spec`, or a stronger one, agrees on at least one of them.
+def agreement_columns(spec: ComparisonSpec, at_least: str) -> dict[str, str] | None:
+    """Columns (name → Spark SQL) such that every pair at level `at_least` of `spec`, or a stronger one, agrees on at least one of them.
 
     None when some such level promises no agreement: then nothing rules a pair out. An incremental
     run uses this to skip the records that share a blocking key with a changed one but could never

@@ -282,26 +282,44 @@ def closed_part(start: pa.Array, reach: Reach) -> tuple[pa.Array, pa.Array]:
     return records, residents
 
 
-def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
-    """record_key of the standardised persons new, changed (CONTENT_COLUMNS) or gone since `previous`."""
-    return changed_keys(current, previous, "record_key", CONTENT_COLUMNS)
-
-
 def sharing_a_number(current: pa.Table, records: pa.Table) -> pa.Array:
     """record_key of this run's records (`current`) holding a number one of `records` (any run's rows) holds."""
     return values_of(rows_with(current, "id_number", values_of(records, "id_number")), "record_key")
 
 
-def checked_records(current: pa.Table, before: pa.Table, changed: pa.Array) -> pa.Array:
+def changed_records(current: pa.Table, previous: pa.Table) -> pa.Array:
+    """record_key of the standardised persons new, changed (CONTENT_COLUMNS) or gone since `previous`."""
+    return changed_keys(current, previous, "record_key", CONTENT_COLUMNS)
+
+
+@dataclass
+class Changes:
+    """The records new, changed or gone since the live run, and their rows in this run (`now`) and in the live one (`was`)."""
+
+    keys: pa.Array  # record_key
+    now: pa.Table
+    was: pa.Table
+
+    @classmethod
+    def of(cls, current: pa.Table, before: pa.Table) -> "Changes":
+        """The changes between this run's standardised persons (`current`) and the live run's (`before`)."""
+        keys = changed_records(current, before)
+        return cls(keys, rows_with(current, "record_key", keys), rows_with(before, "record_key", keys))
+
+    def moved(self, columns: tuple[str, ...]) -> pa.Array:
+        """record_key of the changes new, gone or with one of `columns` changed."""
+        return changed_keys(self.now, self.was, "record_key", columns)
+
+
+def checked_records(current: pa.Table, changes: Changes) -> pa.Array:
     """The changed records, and the records sharing an ID number, now or before, with one whose ID checks' inputs changed
     (linking.ID_CHECK_INPUTS): their own checks may change."""
-    now, was = rows_with(current, "record_key", changed), rows_with(before, "record_key", changed)
-    moved = changed_keys(now, was, "record_key", ID_CHECK_INPUTS)
-    return as_values(pa.concat_arrays([changed, sharing_a_number(current, stacked([rows_with(table, "record_key", moved).select(["id_number"])
-                                                                                   for table in (now, was)]))]))
+    moved = changes.moved(ID_CHECK_INPUTS)
+    numbers = stacked([rows_with(table, "record_key", moved).select(["id_number"]) for table in (changes.now, changes.was)])
+    return as_values(pa.concat_arrays([changes.keys, sharing_a_number(current, numbers)]))
 
 
-def unsettled_records(current: pa.Table, before: pa.Table, changed: pa.Array, checked: pa.Array, steady: pa.Array, reach: "Reach") -> pa.Array:
+def unsettled_records(changes: Changes, checked: pa.Array, steady: pa.Array, reach: Reach) -> pa.Array:
     """The records whose own pairs, or deterministic link, may differ from the live run's; every other record is linked as before.
 
     The changed records; the checked ones (checked_records) but those `steady`, anchored by their own
@@ -310,13 +328,12 @@ def unsettled_records(current: pa.Table, before: pa.Table, changed: pa.Array, ch
     before, with one of those whose inputs to the deterministic pass may have changed
     (linking.LINK_INPUTS): it may link them otherwise.
     """
-    was = rows_with(before, "record_key", changed)
     moved = without(checked, steady)
-    link_moved = changed_keys(rows_with(current, "record_key", changed), was, "record_key", LINK_INPUTS)
-    shared = as_values(pa.concat_arrays([values_of(name_windows(rows_with(current, "record_key", as_values(pa.concat_arrays([link_moved, moved])))), "window"),
-                                         values_of(name_windows(rows_with(was, "record_key", link_moved)), "window")]))
+    link_moved = changes.moved(LINK_INPUTS)
+    shared = as_values(pa.concat_arrays([values_of(rows_with(reach.windows, "record_key", pa.concat_arrays([link_moved, moved])), "window"),
+                                         values_of(name_windows(rows_with(changes.was, "record_key", link_moved)), "window")]))
     peers = among(values_of(rows_with(reach.windows, "window", shared), "record_key"), reach.free)
-    return as_values(pa.concat_arrays([changed, moved, peers]))
+    return as_values(pa.concat_arrays([changes.keys, moved, peers]))
 
 
 def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile) -> Part:
@@ -326,18 +343,18 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     so of the records sharing a key with it only those without one can pair with it; any other
     unsettled record may pair with all of them.
     """
-    before = read_table(previous.persons)
-    changed = changed_records(current, before)
+    changes = Changes.of(current, read_table(previous.persons))
+    changed = changes.keys
     reach = Reach.of(current, previous.xref, previous.pairs)
-    checked = checked_records(current, before, changed)
+    checked = checked_records(current, changes)
     # Keys now of the changed records, and whether the checked ones are anchored now: computed beside every record sharing
     # their numbers, so their ID checks are a full run's.
-    around = rows_with(current, "record_key", pa.concat_arrays([checked, sharing_a_number(current, rows_with(current, "record_key", changed))]))
+    around = rows_with(current, "record_key", pa.concat_arrays([checked, sharing_a_number(current, changes.now)]))
     with sized_for(spark, around.num_rows):
         now, links_now = changed_keys_now(spark_frame(spark, around), profile)
     anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
     steady = among(among(checked, anchored_before), values_of(now.filter(now["anchored"]), "record_key"))  # anchored before and now
-    unsettled = unsettled_records(current, before, changed, checked, steady, reach)
+    unsettled = unsettled_records(changes, checked, steady, reach)
     now = rows_with(now, "record_key", changed)
     links = None if previous.links is None else stacked([previous.links, rows_with(links_now, "record_key", changed)])
     anchored = among(unsettled, steady)  # changed, but anchored before and now: it pairs only with records without an anchor

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from .columns import with_sql
 from .comparisons import agreement_columns, comparison
 from .linking import WINDOW_COLUMNS, sql_string
 from .profile import MatchingProfile
@@ -219,8 +220,8 @@ def rule_keys(frame: DataFrame, rules: list[list[str]], carry: tuple[str, ...] =
     return exploded.select("record_key", *carry, "block.rule", "block.key")
 
 
-def link_agreements(profile: MatchingProfile, columns: list[str]) -> dict[str, Column] | None:
-    """Columns (by name, as expressions over a frame of `columns`) of which two records agree on at least one whenever their link could matter.
+def link_agreements(profile: MatchingProfile, columns: list[str]) -> dict[str, str] | None:
+    """Columns (name → Spark SQL over a frame of `columns`) of which two records agree on at least one whenever their link could matter.
 
     A pair the profile's `link_requires` refuses plays no part in clustering, whatever its score:
     every pair that may link agrees on a column one of the requirements' comparisons promises
@@ -238,7 +239,7 @@ def link_agreements(profile: MatchingProfile, columns: list[str]) -> dict[str, C
             return None
         agreements.update(promised)
     if profile.id_anchored:
-        agreements.update({column: F.col(column) for column in WINDOW_COLUMNS if column in columns})
+        agreements.update({column: f"`{column}`" for column in WINDOW_COLUMNS if column in columns})
     return agreements
 
 
@@ -252,7 +253,7 @@ def link_keys(frame: DataFrame, profile: MatchingProfile) -> DataFrame | None:
     agreements = link_agreements(profile, frame.columns)
     if agreements is None:
         return None
-    return rule_keys(frame.withColumns(agreements), [[name] for name in agreements]).select("record_key", "key")
+    return rule_keys(with_sql(frame, agreements), [[name] for name in agreements]).select("record_key", "key")
 
 
 def pair_keys(frame: DataFrame, rules: list[list[str]]) -> DataFrame:

@@ -21,7 +21,7 @@ from transforms.spark import sized_for
 
 from .incremental import BLOCKING_KEYS, LINK_KEYS, MODEL, PAIRS, Part, Previous, copy_model, resolve_incrementally, save_model, spark_frame
 from .matching import match_persons
-from .profile import load_profile
+from .profile import MatchingProfile, load_profile
 from .registry import assign_persistent_ids, previous_registry
 from .survivorship import DEFAULT_RULES, all_candidates, choose, golden_records, lineage, load_rules
 
@@ -85,11 +85,10 @@ def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str |
     return xref
 
 
-def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, secret: str,
+def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, secret: str, profile: MatchingProfile,
                        result: ResolveResult) -> tuple[Part, pa.Table, pa.Table]:
     """As link_fully, matching only the part of the records changes since `previous_run` could affect (incremental.py); that part, the run's
     persons and the xref."""
-    profile = load_profile()
     previous = Previous.read(lake, previous_run, profile)
     current = read_table(lake.standardised_persons(run_id))
     found = resolve_incrementally(spark, current, previous, profile, secret, run_id)
@@ -230,7 +229,8 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
     if not has_table(lake.standardised_persons(run_id)):
         raise FileNotFoundError(f"{lake.standardised_persons(run_id)}: no standardised persons for run {run_id}; run standardise first")
     result = ResolveResult(run_id=run_id)
-    if incremental and previous_run is not None and (missing := Previous.missing(lake, previous_run, load_profile())):
+    profile = load_profile()
+    if incremental and previous_run is not None and (missing := Previous.missing(lake, previous_run, profile)):
         log.warning("the live run %s kept no %s (resolved before runs kept them): run %s matches every record, and the next "
                     "incremental run starts from it", previous_run, ", ".join(missing), run_id)
         incremental = False
@@ -239,7 +239,7 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
         with clock.step("link"):
             part = persons = None
             if incremental and previous_run is not None:
-                part, persons, xref = link_incrementally(spark, lake, run_id, previous_run, hub_secret, result)
+                part, persons, xref = link_incrementally(spark, lake, run_id, previous_run, hub_secret, profile, result)
             else:
                 xref = link_fully(spark, lake, run_id, previous_run, hub_secret, result)
             result.residents, result.xref_by_rule = check_xref(xref)

@@ -225,16 +225,13 @@ def lineage(winners: DataFrame, run_id: str) -> DataFrame:
 
 def golden_records(xref: DataFrame, winners: DataFrame, run_id: str) -> DataFrame:
     """`resident`: one row per resident with the winning values, record count and sources (SQL text: a few calls into Spark)."""
-    def value(attribute: str, name: str, column: str = "value", cast: str | None = None) -> Column:
-        chosen = f"max(CASE WHEN attribute = {sql_string(attribute)} THEN `{column}` END)"
-        return F.expr(f"{f'CAST({chosen} AS {cast})' if cast else chosen} AS {name}")
+    def value(attribute: str, name: str | None = None, column: str = "value", cast: str = "string") -> Column:
+        return F.expr(f"CAST(max(CASE WHEN attribute = {sql_string(attribute)} THEN `{column}` END) AS {cast}) AS {name or attribute}")
 
     chosen = winners.groupBy("resident_id").agg(
-        value("id_number", "id_number"), value("name", "name"), value("gender", "gender"), value("birth_date", "birth_date", cast="date"),
-        value("ethnicity", "ethnicity"), value("marital_status", "marital_status"), value("phone", "phone"),
-        value("hukou_address", "hukou_address"), value("hukou_address", "hukou_admin_code", "code"),
-        value("current_address", "current_address"), value("current_address", "current_admin_code", "code"),
-        value("death_date", "death_date", cast="date"),
+        value("id_number"), value("name"), value("gender"), value("birth_date", cast="date"), value("ethnicity"),
+        value("marital_status"), value("phone"), value("hukou_address"), value("hukou_address", "hukou_admin_code", "code"),
+        value("current_address"), value("current_address", "current_admin_code", "code"), value("death_date", cast="date"),
         # any death evidence makes a resident deceased, even one whose date could not be read
         F.expr("max(attribute = 'death_date') AS is_deceased"),
     )
