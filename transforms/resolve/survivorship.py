@@ -163,8 +163,13 @@ def person_candidates(persons: DataFrame, rules: SurvivorshipRules) -> DataFrame
     )
 
 
+# What fact_candidates gives beside CANDIDATE_COLUMNS: the dating fact as written, and whether the value is a date to read.
+RAW_UPDATED, PARSE_VALUE = "updated_raw", "parse_value"
+
+
 def fact_candidates(facts: DataFrame, attribute: str, rule: AttributeRule, spec: FactCandidates) -> DataFrame:
-    """Candidates from one stream's facts (with resident_id); rows matching `when` are kept even without a value."""
+    """Candidates from one stream's facts (with resident_id), dates still as written (dated_candidates reads them); rows
+    matching `when` are kept even without a value."""
     for column in (spec.value, *spec.when, *([spec.updated_at] if spec.updated_at else [])):
         if column not in facts.columns:
             raise SurvivorshipError(
@@ -177,20 +182,37 @@ def fact_candidates(facts: DataFrame, attribute: str, rule: AttributeRule, spec:
     value = f"trim(`{spec.value}`)"
     if spec.values:
         value = f"try_element_at(map({', '.join(sql_string(p) for pair in spec.values.items() for p in pair)}), {value})"
-    parsed = parse_date_udf(F.expr(value)).cast("string") if spec.parse == "date" else F.expr(value)
-    updated = parse_date_udf(F.col(spec.updated_at)).cast("timestamp") if spec.updated_at else F.expr("CAST(NULL AS TIMESTAMP)")
-    return facts.where(" AND ".join(conditions)).select(
-        "resident_id", F.expr(f"{sql_string(attribute)} AS attribute"), parsed.alias("value"), F.expr("CAST(NULL AS STRING) AS code"),
-        F.expr("fact_key AS record_key"), F.expr(f"{sql_string(spec.source)} AS source"), F.expr(f"{sql_string(spec.stream)} AS stream"),
-        updated.alias("updated_at"),
+    updated = f"CAST(`{spec.updated_at}` AS STRING)" if spec.updated_at else "CAST(NULL AS STRING)"
+    return facts.where(" AND ".join(conditions)).selectExpr(
+        "resident_id", f"{sql_string(attribute)} AS attribute", f"{value} AS value", "CAST(NULL AS STRING) AS code",
+        "fact_key AS record_key", f"{sql_string(spec.source)} AS source", f"{sql_string(spec.stream)} AS stream",
+        f"{updated} AS {RAW_UPDATED}", f"{'true' if spec.parse == 'date' else 'false'} AS {PARSE_VALUE}",
     ).selectExpr("*", f"{rule.rank_sql()} AS authority_rank")  # ranked by the candidate's own source and stream
+
+
+def dated_candidates(candidates: DataFrame) -> DataFrame:
+    """CANDIDATE_COLUMNS of fact_candidates frames (unioned), their dates read by the standardiser's parser.
+
+    One pass of the Python parser over every stream's candidates, in one partition: each pass of a
+    Python function is a round trip to a Python worker (a third of a second however few the rows),
+    and Spark would otherwise run one per stream, below the union. Fact candidates are few (a
+    death, a marriage), and the streams are still read in parallel before the shuffle.
+    """
+    parsed = candidates.select("*", parse_date_udf(F.col("value")).alias("_value_date"),
+                               parse_date_udf(F.col(RAW_UPDATED)).alias("_updated_date"))
+    return parsed.selectExpr(
+        "resident_id", "attribute", f"CASE WHEN {PARSE_VALUE} THEN CAST(_value_date AS STRING) ELSE value END AS value", "code",
+        "record_key", "source", "stream", "CAST(_updated_date AS TIMESTAMP) AS updated_at", "authority_rank",
+    )
 
 
 def all_candidates(persons: DataFrame, facts: dict[str, DataFrame], rules: SurvivorshipRules) -> DataFrame:
     """Every attribute's candidates in one long frame (CANDIDATE_COLUMNS)."""
+    from_facts = [fact_candidates(facts[spec.source], attribute, rule, spec)
+                  for attribute, rule in rules.attributes.items() for spec in rule.facts if spec.source in facts]
     frames = [person_candidates(persons, rules)]
-    for attribute, rule in rules.attributes.items():
-        frames += [fact_candidates(facts[spec.source], attribute, rule, spec) for spec in rule.facts if spec.source in facts]
+    if from_facts:
+        frames.append(dated_candidates(reduce(DataFrame.unionByName, from_facts).repartition(1)))
     return reduce(DataFrame.unionByName, (f.select(*CANDIDATE_COLUMNS) for f in frames))
 
 
