@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
@@ -148,3 +149,25 @@ def test_the_id_checks_and_the_deterministic_pass_read_only_their_inputs_of_a_re
     link = ("anchor_kind", "anchor_value", "match_rule", *ID_CHECK_COLUMNS)
     assert rows(link_records(persons), link) == rows(link_records(blanked(LINK_INPUTS)), link)
     assert rows(link_records(persons), link) != rows(link_records(blanked(LINK_INPUTS[:-1])), link), "gender is read"
+
+
+def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(spark, scenario_run):
+    # A holder of a changed record's key starts the part only when Splink weighs their pair: here a pair run1 weighed, and a pair
+    # of two people sharing nothing but the key.
+    from cityhub.lake_tables import read_table
+    from transforms.resolve.incremental import MODEL, PAIRS, load_model, load_term_frequencies, scored_partners
+    from transforms.resolve.profile import load_profile
+
+    lake = scenario_run.lake
+    weighed = read_table(lake.resolved("run1", PAIRS)).to_pylist()
+    assert weighed, "the scenario has records linked by probability"
+    left, right = weighed[0]["record_key_l"], weighed[0]["record_key_r"]
+    xref = scenario_run.resolved_table("resident_xref").set_index("record_key")
+    names = scenario_run.persons["name"]
+    stranger = next(key for key in xref.index if xref.loc[key, "resident_id"] != xref.loc[left, "resident_id"]
+                    and names[key] != names[left] and key != right)
+    candidates = pa.table({"record": [left, left], "holder": [right, stranger]})
+    folder = lake.resolved("run1", MODEL)
+    partners = scored_partners(spark, read_table(lake.standardised_persons("run1")), candidates, load_profile(), load_model(folder),
+                               load_term_frequencies(spark, folder))
+    assert sorted(partners.to_pylist()) == sorted([left, right])

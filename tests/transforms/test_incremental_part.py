@@ -1,5 +1,6 @@
 """The part an incremental run matches again: whole residents, every record of an ID number or of a name window, every record a
-weighed pair reaches, and the holders of the keys of the records whose own pairs may differ."""
+weighed pair reaches, and the holders of the keys of the records whose own pairs may differ (the pairs they form, which Splink
+scores: test_incremental.py)."""
 
 from __future__ import annotations
 
@@ -91,19 +92,23 @@ def test_a_change_the_id_checks_and_the_deterministic_pass_do_not_read_unsettles
     assert unsettled(now, before, ["a2"]) == (["a2"], ["a2"]), "its phone: e1 (its number) and a1 (its window) are as they were"
 
 
+def holders(pairs: pa.Table) -> list[str]:
+    return sorted(set(pairs["holder"].to_pylist()))
+
+
 def test_holders_of_old_and_new_keys():
     neighbourhood = Neighbourhood.of(KEYS, pa.table({"record_key": ["c2"], "key": pa.array([2], pa.int64())}), pa.array(["a1"]))
-    assert sorted(neighbourhood.holders(pa.array(["a1"])).to_pylist()) == ["a1", "b1"], "an unchanged record's kept key"
-    assert sorted(neighbourhood.holders(pa.array(["c2"])).to_pylist()) == ["c1", "c2", "d1"], "a changed record's key now"
-    assert neighbourhood.holders(pa.array(["a1"]), among=pa.array(["c1", "b1"])).to_pylist() == ["b1"]
+    assert holders(neighbourhood.pairs(pa.array(["a1"]))) == ["a1", "b1"], "an unchanged record's kept key"
+    assert holders(neighbourhood.pairs(pa.array(["c2"]))) == ["c1", "c2", "d1"], "a changed record's key now"
+    assert neighbourhood.pairs(pa.array(["a1"]), among=pa.array(["c1", "b1"])).to_pylist() == [{"record": "a1", "holder": "b1"}]
 
 
 def test_a_record_brings_only_the_holders_it_may_link_to():
     # c1 and d1 share a blocking key (k2) but no link key: the profile refuses their pair whatever it scores
     links = pa.table({"record_key": ["c1", "c2", "d1"], "key": pa.array([7, 7, 8], pa.int64())})
-    assert Neighbourhood.of(KEYS, NOTHING_NEW, pa.array(["c1"]), links).holders(pa.array(["c1"])).to_pylist() == ["c1"]
+    assert holders(Neighbourhood.of(KEYS, NOTHING_NEW, pa.array(["c1"]), links).pairs(pa.array(["c1"]))) == ["c1"]
     agreeing = pa.table({"record_key": ["c1", "d1"], "key": pa.array([7, 7], pa.int64())})
-    assert sorted(Neighbourhood.of(KEYS, NOTHING_NEW, pa.array(["c1"]), agreeing).holders(pa.array(["c1"])).to_pylist()) == ["c1", "d1"]
+    assert holders(Neighbourhood.of(KEYS, NOTHING_NEW, pa.array(["c1"]), agreeing).pairs(pa.array(["c1"]))) == ["c1", "d1"]
 
 
 def test_a_holder_counts_only_through_a_blocking_key_and_a_link_key_it_shares_with_the_same_record():
@@ -111,4 +116,5 @@ def test_a_holder_counts_only_through_a_blocking_key_and_a_link_key_it_shares_wi
     holding = pa.table({"record_key": ["h", "g"], "key": pa.array([1, 2], pa.int64())})
     links = pa.table({"record_key": ["x", "y", "h", "g"], "key": pa.array([10, 20, 20, 20], pa.int64())})
     # h shares a blocking key with x and a link key with y only; g both with y
-    assert may_link(own, holding, links).to_pylist() == ["g"]
+    assert may_link(own, holding, links).to_pylist() == [{"record": "y", "holder": "g"}]
+    assert sorted(may_link(own, holding, None)["holder"].to_pylist()) == ["g", "h"], "a profile letting any pair link: every holder"

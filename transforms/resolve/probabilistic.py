@@ -351,7 +351,7 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
     hold) and evidence. Term frequencies are computed on the whole frame unless given (an incremental
     run scores a part of the records with the frequencies of all of them).
     """
-    from splink import Linker, SparkAPI
+    from splink import SparkAPI
 
     db_api = SparkAPI(spark_session=frame.sparkSession)
     counts = PairCounts(frame)
@@ -362,7 +362,20 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
     tables = term_frequency_tables(frame, model, term_frequencies, db_api)
     # Checkpointed: the pairs join them twice, and the resolve step keeps them for the next incremental run.
     keys = pair_keys(frame, profile.blocking).localCheckpoint()
-    blocked = candidate_pairs(keys).localCheckpoint()
+    pairs = predicted_pairs(frame, candidate_pairs(keys).localCheckpoint(), model, tables, profile)
+    links = link_keys(frame, profile)
+    return Scored(pairs, model, tables, keys.select("record_key", "key"), links.localCheckpoint() if links is not None else None)
+
+
+def predicted_pairs(frame: DataFrame, blocked: DataFrame, model: dict, tables: dict[str, DataFrame], profile: MatchingProfile) -> DataFrame:
+    """The `blocked` id pairs (match_key, join_key_l, join_key_r) of `frame`'s records that Splink scores at or above the review
+    threshold: PAIR_COLUMNS of both sides (`_l`, `_r`), match_probability, match_weight, `allowed` and evidence.
+
+    `frame` carries PAIR_COLUMNS and the profile's columns; `tables` are the model's term frequencies by column.
+    """
+    from splink import Linker, SparkAPI
+
+    db_api = SparkAPI(spark_session=frame.sparkSession)
     # Splink scores only the pairs given, but joins the frequencies onto every record it is given:
     # records in no candidate pair (most of them) are left out.
     paired = blocked.select(F.col("join_key_l").alias(UNIQUE_ID)).unionByName(blocked.select(F.col("join_key_r").alias(UNIQUE_ID)))
@@ -371,12 +384,11 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
         linker.table_management.register_term_frequency_lookup(db_api.register(table), column)
     linker.table_management.register_blocked_pairs_for_predict(db_api.register(blocked))
     predictions = linker.inference.predict(threshold_match_probability=profile.review_threshold).as_spark_dataframe()
-    pairs = predictions.select(
+    return predictions.select(
         *(f"{column}_{side}" for column in PAIR_COLUMNS for side in "lr"),
         F.col("match_probability").cast("double").alias("match_probability"),
         F.col("match_weight").cast("double").alias("match_weight"),
         link_allowed(model, profile).alias("allowed"),
         evidence_column(model, predictions.columns).alias("evidence"),
     )
-    links = link_keys(frame, profile)
-    return Scored(pairs, model, tables, keys.select("record_key", "key"), links.localCheckpoint() if links is not None else None)
+
