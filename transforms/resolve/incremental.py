@@ -353,7 +353,7 @@ def unsettled_records(changes: Changes, checked: pa.Array, steady: pa.Array, rea
 
 def scored_partners(spark: SparkSession, current: pa.Table, candidates: pa.Table, profile: MatchingProfile, model: dict,
                     term_frequencies: dict[str, DataFrame]) -> pa.Array:
-    """record_key of the records of the `candidates` pairs (record, holder) that Splink weighs: scored at or above the review threshold
+    """record_key of the holders of the `candidates` pairs (record, holder) that Splink weighs: scored at or above the review threshold
     with the live run's model and frequencies, and allowed by the link requirements.
 
     Each record's scoring columns are computed beside every record sharing its number, as a full run
@@ -362,7 +362,8 @@ def scored_partners(spark: SparkSession, current: pa.Table, candidates: pa.Table
     """
     if candidates.num_rows == 0:
         return as_values([])
-    records = as_values(pa.concat_arrays([values_of(candidates, "record"), values_of(candidates, "holder")]))
+    holders = values_of(candidates, "holder")
+    records = as_values(pa.concat_arrays([values_of(candidates, "record"), holders]))
     rows = rows_with(current, "record_key", pa.concat_arrays([records, sharing_a_number(current, rows_with(current, "record_key", records))]))
     left, right = candidates["record"], candidates["holder"]
     first = pc.less(left, right)
@@ -373,7 +374,7 @@ def scored_partners(spark: SparkSession, current: pa.Table, candidates: pa.Table
             "*", "CAST(NULL AS STRING) AS id_anchor", "CAST(NULL AS STRING) AS id_guard", "record_key AS cluster_key")
         pairs = predicted_pairs(frame.select(*scoring_columns(profile)), spark_frame(spark, blocked), model, term_frequencies, profile)
         weighed = pairs.where("allowed").select("record_key_l", "record_key_r").toArrow()
-    return as_values(pa.concat_arrays([values_of(weighed, "record_key_l"), values_of(weighed, "record_key_r")]))
+    return among(as_values(pa.concat_arrays([values_of(weighed, "record_key_l"), values_of(weighed, "record_key_r")])), holders)
 
 
 def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile,

@@ -362,20 +362,22 @@ def score_pairs(frame: DataFrame, profile: MatchingProfile, model: dict | None,
     tables = term_frequency_tables(frame, model, term_frequencies, db_api)
     # Checkpointed: the pairs join them twice, and the resolve step keeps them for the next incremental run.
     keys = pair_keys(frame, profile.blocking).localCheckpoint()
-    pairs = predicted_pairs(frame, candidate_pairs(keys).localCheckpoint(), model, tables, profile)
+    pairs = predicted_pairs(frame, candidate_pairs(keys).localCheckpoint(), model, tables, profile, db_api)
     links = link_keys(frame, profile)
     return Scored(pairs, model, tables, keys.select("record_key", "key"), links.localCheckpoint() if links is not None else None)
 
 
-def predicted_pairs(frame: DataFrame, blocked: DataFrame, model: dict, tables: dict[str, DataFrame], profile: MatchingProfile) -> DataFrame:
+def predicted_pairs(frame: DataFrame, blocked: DataFrame, model: dict, tables: dict[str, DataFrame], profile: MatchingProfile,
+                    db_api=None) -> DataFrame:
     """The `blocked` id pairs (match_key, join_key_l, join_key_r) of `frame`'s records that Splink scores at or above the review
     threshold: PAIR_COLUMNS of both sides (`_l`, `_r`), match_probability, match_weight, `allowed` and evidence.
 
-    `frame` carries PAIR_COLUMNS and the profile's columns; `tables` are the model's term frequencies by column.
+    `frame` carries PAIR_COLUMNS and the profile's columns; `tables` are the model's term frequencies by column; `db_api` the
+    caller's Splink SparkAPI (each new one registers Splink's functions in Spark again).
     """
     from splink import Linker, SparkAPI
 
-    db_api = SparkAPI(spark_session=frame.sparkSession)
+    db_api = db_api or SparkAPI(spark_session=frame.sparkSession)
     # Splink scores only the pairs given, but joins the frequencies onto every record it is given:
     # records in no candidate pair (most of them) are left out.
     paired = blocked.select(F.col("join_key_l").alias(UNIQUE_ID)).unionByName(blocked.select(F.col("join_key_r").alias(UNIQUE_ID)))

@@ -198,7 +198,7 @@ def dated_candidates(candidates: DataFrame) -> DataFrame:
     and Spark would otherwise run one per stream, below the union. Fact candidates are few (a
     death, a marriage), and the streams are still read in parallel before the shuffle.
     """
-    parsed = candidates.select("*", parse_date_udf(F.col("value")).alias("_value_date"),
+    parsed = candidates.repartition(1).select("*", parse_date_udf(F.col("value")).alias("_value_date"),
                                parse_date_udf(F.col(RAW_UPDATED)).alias("_updated_date"))
     return parsed.selectExpr(
         "resident_id", "attribute", f"CASE WHEN {PARSE_VALUE} THEN CAST(_value_date AS STRING) ELSE value END AS value", "code",
@@ -212,7 +212,7 @@ def all_candidates(persons: DataFrame, facts: dict[str, DataFrame], rules: Survi
                   for attribute, rule in rules.attributes.items() for spec in rule.facts if spec.source in facts]
     frames = [person_candidates(persons, rules)]
     if from_facts:
-        frames.append(dated_candidates(reduce(DataFrame.unionByName, from_facts).repartition(1)))
+        frames.append(dated_candidates(reduce(DataFrame.unionByName, from_facts)))
     return reduce(DataFrame.unionByName, (f.select(*CANDIDATE_COLUMNS) for f in frames))
 
 
