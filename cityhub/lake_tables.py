@@ -12,7 +12,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +65,41 @@ def write_tables(tables: Mapping[Path, pa.Table]) -> None:
     with ThreadPoolExecutor(max_workers=max(1, min(len(tables), os.cpu_count() or 1))) as pool:
         for written in [pool.submit(write_table, table, folder) for folder, table in tables.items()]:
             written.result()
+
+
+class BackgroundWrites:
+    """write_tables in a thread of their own while the caller goes on; leaving the block waits for every write.
+
+    A step that writes tables it does not read again (an incremental resolve's xref and kept tables,
+    written while Spark builds golden records) need not wait for Parquet encoding on the driver.
+    Leaving the block raises what a write raised, unless the block itself raised.
+    """
+
+    def __init__(self) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lake-writes")
+        self._pending: list[Future] = []
+
+    def submit(self, tables: Mapping[Path, pa.Table]) -> None:
+        """Write `tables` (folder → table) after the writes submitted before."""
+        self._pending.append(self._pool.submit(write_tables, dict(tables)))
+
+    def __enter__(self) -> "BackgroundWrites":
+        return self
+
+    def wait(self) -> None:
+        """Return once every write submitted is on disk; raise what the first that failed raised."""
+        failures = [error for error in (future.exception() for future in self._pending) if error is not None]
+        if failures:
+            raise failures[0]
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        try:
+            self.wait()
+        except Exception:
+            if exc_type is None:
+                raise
+        finally:
+            self._pool.shutdown()
 
 
 def as_values(values: Iterable | pa.Array | pa.ChunkedArray) -> pa.Array:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from cityhub.lake_tables import (
-    carry_forward, changed_keys, has_table, lookup, read_table, rows_with, rows_without, write_table, write_tables,
+    BackgroundWrites, carry_forward, changed_keys, has_table, lookup, read_table, rows_with, rows_without, write_table, write_tables,
 )
 
 
@@ -102,3 +103,28 @@ def test_write_tables_writes_each_folder_and_raises_what_one_write_raised(tmp_pa
     with pytest.raises(OSError, match="disk full"):
         write_tables({folder: table(a=[9]) for folder in tables})
     assert read_table(tmp_path / "z").num_rows == 5, "the folder whose write failed keeps its previous table"
+
+
+def test_background_writes_are_all_on_disk_when_the_block_is_left_and_a_failed_one_raises_there(tmp_path, monkeypatch):
+    with BackgroundWrites() as writes:
+        writes.submit({tmp_path / "x": table(a=[1, 2])})
+        writes.submit({tmp_path / "y": table(a=[3]), tmp_path / "x": table(a=[4, 5, 6])})  # after the first: x is the second table
+    assert {name: read_table(tmp_path / name).num_rows for name in ("x", "y")} == {"x": 3, "y": 1}
+
+    original = pq.write_table
+
+    def broken(rows, path, *args, **kwargs):
+        if Path(path).parent.name.startswith(".y."):  # write_table's staging folder for y
+            raise OSError("disk full")
+        return original(rows, path, *args, **kwargs)
+
+    monkeypatch.setattr(pq, "write_table", broken)
+    with pytest.raises(OSError, match="disk full"):
+        with BackgroundWrites() as writes:
+            writes.submit({tmp_path / "y": table(a=[7, 8])})
+            writes.submit({tmp_path / "z": table(a=[9])})
+    assert read_table(tmp_path / "z").num_rows == 1, "the writes after a failed one still land"
+    with pytest.raises(ValueError, match="the step's own error"):
+        with BackgroundWrites() as writes:
+            writes.submit({tmp_path / "y": table(a=[7])})
+            raise ValueError("the step's own error")

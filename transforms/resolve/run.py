@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from cityhub.clock import StepClock
 from cityhub.lake import Lake
 from cityhub.lake_tables import (
-    as_values, carry_forward, changed_keys, has_table, lookup, read_table, rows_with, values_of, with_run_id, write_tables,
+    BackgroundWrites, as_values, carry_forward, changed_keys, has_table, lookup, read_table, rows_with, values_of, with_run_id, write_tables,
 )
 from connectors.definition import SourceDefinition
 from transforms.spark import sized_for
@@ -86,9 +86,9 @@ def link_fully(spark: SparkSession, lake: Lake, run_id: str, previous_run: str |
 
 
 def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, secret: str, profile: MatchingProfile,
-                       result: ResolveResult) -> tuple[Part, pa.Table, pa.Table]:
+                       result: ResolveResult, writes: BackgroundWrites) -> tuple[Part, pa.Table, pa.Table]:
     """As link_fully, matching only the part of the records changes since `previous_run` could affect (incremental.py); that part, the run's
-    persons and the xref."""
+    persons and the xref. Its tables are written in the background (`writes`): the rest of the step reads them from memory."""
     previous = Previous.read(lake, previous_run, profile)
     current = read_table(lake.standardised_persons(run_id))
     found = resolve_incrementally(spark, current, previous, profile, secret, run_id)
@@ -101,7 +101,7 @@ def link_incrementally(spark: SparkSession, lake: Lake, run_id: str, previous_ru
         BLOCKING_KEYS: found.blocking_keys,
         LINK_KEYS: found.link_keys,
         PAIRS: found.pairs,
-    })
+    }, writes)
     result.incremental.update(records_changed=len(found.part.changed), records_rematched=len(found.part.rematched))
     return found.part, current, xref
 
@@ -134,7 +134,7 @@ def check_xref(xref: pa.Table) -> tuple[int, dict[str, int]]:
 
 
 def write_fact_tables(lake: Lake, run_id: str, definitions: list[SourceDefinition], xref: pa.Table,
-                      result: ResolveResult) -> dict[str, pa.Table]:
+                      result: ResolveResult, writes: BackgroundWrites | None = None) -> dict[str, pa.Table]:
     """`fact_<source>`: each source's standardised facts with the resident each is about (its subject record's); the tables written."""
     facts = {d.name: read_table(lake.standardised_facts(run_id, d.name)) for d in definitions if has_table(lake.standardised_facts(run_id, d.name))}
     # One lookup for every source: each builds a hash table of every record's key.
@@ -147,7 +147,7 @@ def write_fact_tables(lake: Lake, run_id: str, definitions: list[SourceDefinitio
             raise ResolveError(f"{mine.null_count} {source} fact rows point at no standardised person record")
         tables[source] = table.add_column(0, "resident_id", mine)
         result.facts[source] = table.num_rows
-    _write_arrow(lake, run_id, result, {f"fact_{source}": table for source, table in tables.items()})
+    _write_arrow(lake, run_id, result, {f"fact_{source}": table for source, table in tables.items()}, writes)
     return tables
 
 
@@ -165,7 +165,7 @@ def write_golden_records(spark: SparkSession, lake: Lake, run_id: str, rules, so
 
 
 def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, rules, persons: pa.Table, xref: pa.Table,
-                         facts: dict[str, pa.Table], part: Part, result: ResolveResult) -> None:
+                         facts: dict[str, pa.Table], part: Part, result: ResolveResult, writes: BackgroundWrites) -> None:
     """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed, the rest carried."""
     renewed = residents_to_rebuild(lake, previous_run, xref, facts, part)
     result.incremental["residents_rebuilt"] = len(renewed)
@@ -177,7 +177,7 @@ def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_
         kept = {table: pool.submit(read_table, lake.resolved(previous_run, table), None, dropped) for table in GOLDEN_TABLES}
         fresh = golden_tables(spark, lake, run_id, rules, persons, rows_with(xref, "resident_id", renewed), facts, result) if len(renewed) else {}
         tables = {table: carry_forward(kept[table].result(), fresh.get(table), {}, run_id) for table in GOLDEN_TABLES}
-    _write_arrow(lake, run_id, result, tables)
+    _write_arrow(lake, run_id, result, tables, writes)
 
 
 def golden_tables(spark: SparkSession, lake: Lake, run_id: str, rules, persons: pa.Table, mine: pa.Table, facts: dict[str, pa.Table],
@@ -236,19 +236,24 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
         incremental = False
     clock = StepClock()
     try:
-        with clock.step("link"):
-            part = persons = None
-            if incremental and previous_run is not None:
-                part, persons, xref = link_incrementally(spark, lake, run_id, previous_run, hub_secret, profile, result)
-            else:
-                xref = link_fully(spark, lake, run_id, previous_run, hub_secret, result)
-            result.residents, result.xref_by_rule = check_xref(xref)
-        with clock.step("golden_records"):
-            facts = write_fact_tables(lake, run_id, definitions, xref, result)
-            if part is None:
-                write_golden_records(spark, lake, run_id, rules, list(facts), result)
-            else:
-                carry_golden_records(spark, lake, run_id, previous_run, rules, persons, xref, facts, part, result)
+        # An incremental run reads back nothing it writes: its tables are written while it goes on. A full run's golden
+        # records read its xref and facts with Spark, so it writes them first.
+        with BackgroundWrites() as writes:
+            with clock.step("link"):
+                part = persons = None
+                if incremental and previous_run is not None:
+                    part, persons, xref = link_incrementally(spark, lake, run_id, previous_run, hub_secret, profile, result, writes)
+                else:
+                    xref = link_fully(spark, lake, run_id, previous_run, hub_secret, result)
+                result.residents, result.xref_by_rule = check_xref(xref)
+            with clock.step("golden_records"):
+                if part is None:
+                    facts = write_fact_tables(lake, run_id, definitions, xref, result)
+                    write_golden_records(spark, lake, run_id, rules, list(facts), result)
+                else:
+                    facts = write_fact_tables(lake, run_id, definitions, xref, result, writes)
+                    carry_golden_records(spark, lake, run_id, previous_run, rules, persons, xref, facts, part, result, writes)
+                writes.wait()
     finally:
         result.step_seconds = clock.seconds
     return result
@@ -266,8 +271,14 @@ def _write(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, Dat
         result.paths[table] = path
 
 
-def _write_arrow(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, pa.Table | None]) -> None:
+def _write_arrow(lake: Lake, run_id: str, result: ResolveResult, tables: dict[str, pa.Table | None],
+                 writes: BackgroundWrites | None = None) -> None:
+    """Write Arrow tables as the run's resolved tables: now, or in the background with `writes`."""
     tables = written(tables)
     folders = {table: lake.resolved(run_id, table) for table in tables}
-    write_tables({folders[table]: rows for table, rows in tables.items()})
+    by_folder = {folders[table]: rows for table, rows in tables.items()}
+    if writes is None:
+        write_tables(by_folder)
+    else:
+        writes.submit(by_folder)
     result.paths.update(folders)
