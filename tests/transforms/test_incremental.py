@@ -156,6 +156,7 @@ def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(sp
     # of two people sharing nothing but the key.
     from cityhub.lake_tables import read_table
     from transforms.resolve.incremental import MODEL, PAIRS, load_model, load_term_frequencies, scored_partners
+    from transforms.resolve.probabilistic import splink_views
     from transforms.resolve.profile import load_profile
 
     lake = scenario_run.lake
@@ -168,6 +169,10 @@ def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(sp
                     and names[key] != names[left] and key != right)
     candidates = pa.table({"record": [left, left], "holder": [right, stranger]})
     folder = lake.resolved("run1", MODEL)
+    cached = spark.sparkContext._jsc.getPersistentRDDs().size()
+    views = splink_views(spark)
     partners = scored_partners(spark, read_table(lake.standardised_persons("run1")), candidates, load_profile(), load_model(folder),
                                load_term_frequencies(spark, folder))
     assert partners.to_pylist() == [right], "the holder of the weighed pair, not the stranger"
+    # Splink cached its tables for this predict (splink_in_memory): they are released, not left in the session's memory.
+    assert spark.sparkContext._jsc.getPersistentRDDs().size() <= cached and splink_views(spark) <= views

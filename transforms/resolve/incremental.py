@@ -64,7 +64,7 @@ from transforms.standardise.person import PERSON_COLUMNS
 from .columns import comparison_columns
 from .linking import ID_CHECK_INPUTS, ID_NUMBER, LINK_INPUTS, NAME_WINDOWS
 from .matching import REVIEW_SCHEMA, match_persons, scoring_columns
-from .probabilistic import keeps_link_keys, link_keys, predicted_pairs, rule_keys
+from .probabilistic import keeps_link_keys, link_keys, predicted_pairs, rule_keys, splink_in_memory
 from .profile import MatchingProfile
 from .registry import assign_persistent_ids, empty_history
 
@@ -369,10 +369,11 @@ def scored_partners(spark: SparkSession, current: pa.Table, candidates: pa.Table
     first = pc.less(left, right)
     blocked = pa.table({"match_key": pa.repeat(pa.scalar("0"), candidates.num_rows),  # Splink's blocked pairs name a rule; these pairs have none
                         "join_key_l": pc.if_else(first, left, right), "join_key_r": pc.if_else(first, right, left)})
-    with sized_for(spark, rows.num_rows):
+    with sized_for(spark, rows.num_rows), splink_in_memory(spark) as db_api:
         frame = comparison_columns(spark_frame(spark, rows), profile).selectExpr(
             "*", "CAST(NULL AS STRING) AS id_anchor", "CAST(NULL AS STRING) AS id_guard", "record_key AS cluster_key")
-        pairs = predicted_pairs(frame.select(*scoring_columns(profile)), spark_frame(spark, blocked), model, term_frequencies, profile)
+        pairs = predicted_pairs(frame.select(*scoring_columns(profile)), spark_frame(spark, blocked), model, term_frequencies, profile,
+                                db_api)
         weighed = pairs.where("allowed").select("record_key_l", "record_key_r").toArrow()
     return among(as_values(pa.concat_arrays([values_of(weighed, "record_key_l"), values_of(weighed, "record_key_r")])), holders)
 
