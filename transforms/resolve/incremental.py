@@ -56,7 +56,7 @@ from pyspark.sql.types import StructField, StructType
 
 from cityhub.lake import Lake
 from cityhub.lake_tables import (
-    among, as_values, carry_forward, changed_keys, has_table, read_table, rows_with, stacked, values_of, with_run_id, without,
+    among, as_values, carry_forward, changed_keys, has_table, read_table, rows_with, rows_without, stacked, values_of, with_run_id, without,
 )
 from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
@@ -405,7 +405,7 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     anchored = among(unsettled, steady)  # changed, but anchored before and now: it pairs only with records without an anchor
     neighbourhood = Neighbourhood.of(previous.keys, now, without(unsettled, changed), links)
     candidates = stacked([neighbourhood.pairs(without(unsettled, anchored)), neighbourhood.pairs(anchored, among=reach.free)])
-    candidates = candidates.filter(pc.invert(pc.is_in(candidates["holder"], value_set=unsettled)))  # those are in the part anyway
+    candidates = rows_without(candidates, {"holder": unsettled})  # those are in the part anyway
     partners = holders = values_of(candidates, "holder")
     if previous.model is not None and len(holders) >= SCORED_EDGE_HOLDERS:
         partners = scored_partners(spark, current, candidates, profile, previous.model, term_frequencies)

@@ -400,7 +400,6 @@ def predicted_pairs(frame: DataFrame, blocked: DataFrame, model: dict, tables: d
     )
 
 
-
 def splink_views(spark: SparkSession) -> set[str]:
     """The temporary views Splink has registered in the session (its inputs and its intermediate tables)."""
     return {table.name for table in spark.catalog.listTables(pattern="__splink__*") if table.isTemporary}

@@ -199,7 +199,7 @@ def dated_candidates(candidates: DataFrame) -> DataFrame:
     death, a marriage), and the streams are still read in parallel before the shuffle.
     """
     parsed = candidates.repartition(1).select("*", parse_date_udf(F.col("value")).alias("_value_date"),
-                               parse_date_udf(F.col(RAW_UPDATED)).alias("_updated_date"))
+                                              parse_date_udf(F.col(RAW_UPDATED)).alias("_updated_date"))
     return parsed.selectExpr(
         "resident_id", "attribute", f"CASE WHEN {PARSE_VALUE} THEN CAST(_value_date AS STRING) ELSE value END AS value", "code",
         "record_key", "source", "stream", "CAST(_updated_date AS TIMESTAMP) AS updated_at", "authority_rank",
