@@ -2,59 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
 import pytest
 
 pytestmark = [pytest.mark.spark, pytest.mark.e2e]
-
-SECRET = "city-test-secret"
-
-
-@dataclass
-class CityRun:
-    standardised: object
-    resolved: object
-    xref: pd.DataFrame  # with the true person_id of every record
-    residents: pd.DataFrame
-    quarantine: pd.DataFrame
-    truth: pd.DataFrame
-    cases: dict
-
-
-@pytest.fixture(scope="module")
-def city_run(small_city, spark, tmp_path_factory) -> CityRun:
-    from simulators.runtime import CitySystems
-
-    from cityhub.config import PACKAGE_SOURCES_DIR
-    from cityhub.lake import Lake
-    from connectors.definition import load_source_definitions
-    from connectors.extract import extract_source
-    from transforms.resolve.run import resolve_residents
-    from transforms.standardise.run import standardise_sources
-
-    home = tmp_path_factory.mktemp("city-home")
-    lake = Lake.under(home)
-    definitions = load_source_definitions(PACKAGE_SOURCES_DIR)
-    with CitySystems(small_city) as systems, pytest.MonkeyPatch.context() as patch:
-        for name, value in systems.env.items():
-            patch.setenv(name, value)
-        for definition in definitions:
-            extract_source(definition, lake, home / "state", "b1")
-    standardised = standardise_sources(spark, definitions, lake, "city1")
-    resolved = resolve_residents(spark, definitions, lake, "city1", SECRET)
-    truth = pd.read_csv(small_city / "truth" / "records.csv", dtype=str)
-    xref = pd.read_parquet(lake.resolved("city1", "resident_xref")).merge(truth[["record_key", "person_id"]], on="record_key", how="left")
-    return CityRun(
-        standardised, resolved, xref.set_index("record_key", drop=False),
-        pd.read_parquet(lake.resolved("city1", "resident")).set_index("resident_id", drop=False),
-        pd.read_parquet(lake.quarantine("city1")), truth,
-        json.loads((small_city / "truth" / "cases.json").read_text(encoding="utf-8")),
-    )
-
 
 def _pairs(groups: pd.Series) -> int:
     return int((groups * (groups - 1) // 2).sum())

@@ -179,6 +179,11 @@ LEVEL_AGREEMENTS = {
 }
 
 
+def level_agreements(spec: ComparisonSpec, label: str) -> dict[str, str] | None:
+    """Columns (name → Spark SQL) of which every pair at level `label` of `spec` agrees on at least one; None: it promises none."""
+    return LEVEL_AGREEMENTS.get(spec.kind, lambda c: {})(spec.column).get(label)
+
+
 def agreement_columns(spec: ComparisonSpec, at_least: str) -> dict[str, str] | None:
     """Columns (name → Spark SQL) such that every pair at level `at_least` of `spec`, or a stronger one, agrees on at least one of them.
 
@@ -187,9 +192,10 @@ def agreement_columns(spec: ComparisonSpec, at_least: str) -> dict[str, str] | N
     link to it (incremental.py).
     """
     labels = [level["label_for_charts"] for level in comparison(spec)["comparison_levels"] if not level.get("is_null_level")]
-    agreements, columns = LEVEL_AGREEMENTS.get(spec.kind, lambda c: {})(spec.column), {}
+    columns = {}
     for label in labels[:labels.index(at_least) + 1]:
-        if label not in agreements:
+        agreements = level_agreements(spec, label)
+        if agreements is None:
             return None
-        columns.update(agreements[label])
+        columns.update(agreements)
     return columns

@@ -61,7 +61,8 @@ from cityhub.lake_tables import (
 from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
 
-from .columns import comparison_columns
+from .bounds import PairSides, bound_columns, may_be_weighed
+from .columns import comparison_columns, with_sql
 from .linking import ID_CHECK_INPUTS, ID_NUMBER, LINK_INPUTS, NAME_WINDOWS
 from .matching import REVIEW_SCHEMA, match_persons, scoring_columns
 from .probabilistic import keeps_link_keys, link_keys, predicted_pairs, rule_keys, splink_in_memory
@@ -351,31 +352,49 @@ def unsettled_records(changes: Changes, checked: pa.Array, steady: pa.Array, rea
     return as_values(pa.concat_arrays([changes.keys, moved, peers]))
 
 
+def edge_frame(spark: SparkSession, current: pa.Table, candidates: pa.Table, profile: MatchingProfile) -> tuple[DataFrame, int]:
+    """The comparison columns of the records of the `candidates` pairs (record, holder), and how many rows they are computed over.
+
+    Each record's columns are computed beside every record sharing its number, as a full run computes them.
+    """
+    records = as_values(pa.concat_arrays([values_of(candidates, "record"), values_of(candidates, "holder")]))
+    rows = rows_with(current, "record_key", pa.concat_arrays([records, sharing_a_number(current, rows_with(current, "record_key", records))]))
+    return comparison_columns(spark_frame(spark, rows), profile), rows.num_rows
+
+
+def weighable_pairs(spark: SparkSession, current: pa.Table, candidates: pa.Table, profile: MatchingProfile, model: dict,
+                    frequencies: dict[str, pa.Table]) -> pa.Table:
+    """The `candidates` pairs (record, holder) Splink may weigh with the live run's model and frequencies (bounds.may_be_weighed): a
+    few equalities per pair, in Arrow. The others are never weighed, so their holders do not join the part for them."""
+    columns = bound_columns(model, profile)
+    frame, rows = edge_frame(spark, current, candidates, profile)
+    with sized_for(spark, rows):
+        records = with_sql(frame, columns).select("record_key", *columns).toArrow()
+    sides = PairSides.of(records, candidates["record"], candidates["holder"], columns)
+    return candidates.filter(pa.array(may_be_weighed(model, profile, sides, frequencies)))
+
+
 def scored_partners(spark: SparkSession, current: pa.Table, candidates: pa.Table, profile: MatchingProfile, model: dict,
                     term_frequencies: dict[str, DataFrame]) -> pa.Array:
     """record_key of the holders of the `candidates` pairs (record, holder) that Splink weighs: scored at or above the review threshold
     with the live run's model and frequencies, and allowed by the link requirements.
 
-    Each record's scoring columns are computed beside every record sharing its number, as a full run
-    computes them. Every candidate pair is scored, even one a full run would not score (two anchors,
-    one deterministic cluster): more pairs can only bring more records into the part.
+    Every candidate pair is scored, even one a full run would not score (two anchors, one deterministic
+    cluster): more pairs can only bring more records into the part.
     """
     if candidates.num_rows == 0:
         return as_values([])
-    holders = values_of(candidates, "holder")
-    records = as_values(pa.concat_arrays([values_of(candidates, "record"), holders]))
-    rows = rows_with(current, "record_key", pa.concat_arrays([records, sharing_a_number(current, rows_with(current, "record_key", records))]))
     left, right = candidates["record"], candidates["holder"]
     first = pc.less(left, right)
     blocked = pa.table({"match_key": pa.repeat(pa.scalar("0"), candidates.num_rows),  # Splink's blocked pairs name a rule; these pairs have none
                         "join_key_l": pc.if_else(first, left, right), "join_key_r": pc.if_else(first, right, left)})
-    with sized_for(spark, rows.num_rows), splink_in_memory(spark) as db_api:
-        frame = comparison_columns(spark_frame(spark, rows), profile).selectExpr(
-            "*", "CAST(NULL AS STRING) AS id_anchor", "CAST(NULL AS STRING) AS id_guard", "record_key AS cluster_key")
+    frame, rows = edge_frame(spark, current, candidates, profile)
+    with sized_for(spark, rows), splink_in_memory(spark) as db_api:
+        frame = frame.selectExpr("*", "CAST(NULL AS STRING) AS id_anchor", "CAST(NULL AS STRING) AS id_guard", "record_key AS cluster_key")
         pairs = predicted_pairs(frame.select(*scoring_columns(profile)), spark_frame(spark, blocked), model, term_frequencies, profile,
                                 db_api)
         weighed = pairs.where("allowed").select("record_key_l", "record_key_r").toArrow()
-    return among(as_values(pa.concat_arrays([values_of(weighed, "record_key_l"), values_of(weighed, "record_key_r")])), holders)
+    return among(as_values(pa.concat_arrays([values_of(weighed, "record_key_l"), values_of(weighed, "record_key_r")])), values_of(candidates, "holder"))
 
 
 def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile,
@@ -406,12 +425,16 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     neighbourhood = Neighbourhood.of(previous.keys, now, without(unsettled, changed), links)
     candidates = stacked([neighbourhood.pairs(without(unsettled, anchored)), neighbourhood.pairs(anchored, among=reach.free)])
     candidates = rows_without(candidates, {"holder": unsettled})  # those are in the part anyway
-    partners = holders = values_of(candidates, "holder")
-    if previous.model is not None and len(holders) >= SCORED_EDGE_HOLDERS:
+    holders, pairs = values_of(candidates, "holder"), candidates.num_rows
+    if previous.model is not None and pairs:
+        candidates = weighable_pairs(spark, current, candidates, profile, previous.model, read_term_frequencies(previous.model_folder))
+    partners = values_of(candidates, "holder")
+    if previous.model is not None and len(partners) >= SCORED_EDGE_HOLDERS:
         partners = scored_partners(spark, current, candidates, profile, previous.model, term_frequencies)
     records, replaced = closed_part(pa.concat_arrays([unsettled, partners]), reach)
-    log.info("incremental part: %d records changed, %d unsettled, %d holders of their keys (%d pairs), %d of them starting the part, "
-             "%d records in it", len(changed), len(unsettled), len(holders), candidates.num_rows, len(partners), len(records))
+    log.info("incremental part: %d records changed, %d unsettled, %d holders of their keys (%d pairs, %d of them Splink may weigh), "
+             "%d of them starting the part, %d records in it", len(changed), len(unsettled), len(holders), pairs, candidates.num_rows,
+             len(partners), len(records))
     return Part(changed, values_of(rows_with(current, "record_key", records), "record_key"), replaced)
 
 
@@ -473,6 +496,11 @@ def load_model(folder: Path) -> dict | None:
     """The model an earlier run saved (None if it saved none: the matcher then trains again)."""
     path = folder / MODEL_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def read_term_frequencies(folder: Path) -> dict[str, pa.Table]:
+    """The term frequency tables an earlier run saved beside its model, by column, as Arrow tables (bounds.py reads them)."""
+    return {path.name[len(TF_PREFIX):]: read_table(path) for path in sorted(folder.glob(f"{TF_PREFIX}*")) if has_table(path)}
 
 
 def load_term_frequencies(spark: SparkSession, folder: Path) -> dict[str, DataFrame]:
