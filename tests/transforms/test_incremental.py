@@ -117,6 +117,20 @@ def test_an_incremental_run_with_nothing_changed_carries_everything(spark, scena
     assert set(scenario_run.table(lake.resolved("same_again", "resident"))["run_id"]) == {"same_again"}
 
 
+@pytest.mark.parametrize("scored", [False, True], ids=["bounded", "bounded-then-scored"])
+def test_an_incremental_run_whose_edge_is_bounded_matches_a_full_run(spark, scenario_run, next_day, monkeypatch, scored):
+    """The scenario's edge is small, so its holders all start the part; here its pairs are bounded first (and then scored)."""
+    import transforms.resolve.incremental as incremental
+    from transforms.resolve.run import resolve_residents
+
+    monkeypatch.setattr(incremental, "BOUNDED_EDGE_HOLDERS", 0)
+    monkeypatch.setattr(incremental, "SCORED_EDGE_HOLDERS", 0 if scored else 10**9)
+    lake, run_id = scenario_run.lake, f"next_{'scored' if scored else 'bounded'}"
+    shutil.copytree(lake.standardised("next"), lake.standardised(run_id))
+    resolve_residents(spark, scenario_run.definitions, lake, run_id, SECRET, previous_run="run1", incremental=True)
+    assert_same_resolution(scenario_run, "next", run_id)
+
+
 def test_an_incremental_run_from_a_live_run_that_kept_no_keys_or_pairs_matches_every_record(spark, scenario_run, next_day, caplog):
     from transforms.resolve.run import resolve_residents
 
@@ -151,23 +165,42 @@ def test_the_id_checks_and_the_deterministic_pass_read_only_their_inputs_of_a_re
     assert rows(link_records(persons), link) != rows(link_records(blanked(LINK_INPUTS[:-1])), link), "gender is read"
 
 
-def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(spark, scenario_run):
-    # A holder of a changed record's key starts the part only when Splink weighs their pair: here a pair run1 weighed, and a pair
-    # of two people sharing nothing but the key.
+def edge_pairs(scenario_run) -> pa.Table:
+    """Two pairs at the edge of a part: one run1 weighed, and one of two people sharing nothing but a key."""
     from cityhub.lake_tables import read_table
-    from transforms.resolve.incremental import MODEL, PAIRS, load_model, load_term_frequencies, scored_partners
-    from transforms.resolve.probabilistic import splink_views
-    from transforms.resolve.profile import load_profile
+    from transforms.resolve.incremental import PAIRS
 
-    lake = scenario_run.lake
-    weighed = read_table(lake.resolved("run1", PAIRS)).to_pylist()
+    weighed = read_table(scenario_run.lake.resolved("run1", PAIRS)).to_pylist()
     assert weighed, "the scenario has records linked by probability"
     left, right = weighed[0]["record_key_l"], weighed[0]["record_key_r"]
     xref = scenario_run.resolved_table("resident_xref").set_index("record_key")
     names = scenario_run.persons["name"]
     stranger = next(key for key in xref.index if xref.loc[key, "resident_id"] != xref.loc[left, "resident_id"]
                     and names[key] != names[left] and key != right)
-    candidates = pa.table({"record": [left, left], "holder": [right, stranger]})
+    return pa.table({"record": [left, left], "holder": [right, stranger]})
+
+
+def test_the_bound_at_the_edge_keeps_the_pairs_splink_weighs(spark, scenario_run):
+    from cityhub.lake_tables import read_table
+    from transforms.resolve.incremental import MODEL, load_model, read_term_frequencies, weighable_pairs
+    from transforms.resolve.profile import load_profile
+
+    lake, candidates = scenario_run.lake, edge_pairs(scenario_run)
+    folder = lake.resolved("run1", MODEL)
+    kept = weighable_pairs(spark, read_table(lake.standardised_persons("run1")), candidates, load_profile(), load_model(folder),
+                           read_term_frequencies(folder))
+    assert kept.to_pylist() == candidates.slice(0, 1).to_pylist(), "the weighed pair, not the stranger's"
+
+
+def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(spark, scenario_run):
+    # A holder of a changed record's key starts the part only when Splink weighs their pair.
+    from cityhub.lake_tables import read_table
+    from transforms.resolve.incremental import MODEL, load_model, load_term_frequencies, scored_partners
+    from transforms.resolve.probabilistic import splink_views
+    from transforms.resolve.profile import load_profile
+
+    lake, candidates = scenario_run.lake, edge_pairs(scenario_run)
+    right = candidates["holder"][0].as_py()
     folder = lake.resolved("run1", MODEL)
     cached = spark.sparkContext._jsc.getPersistentRDDs().size()
     views = splink_views(spark)

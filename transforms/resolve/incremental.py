@@ -12,11 +12,13 @@
      those anchored by their own number before and now (their checks came out as before);
    - the records not anchored by their own number that share a name window with one of those
      (linking.NAME_WINDOWS: the deterministic pass may link them otherwise).
-   These start the part, with the records Splink weighs a pair with one of them (scored_partners: at
-   or above the review threshold and allowed, with the live run's model and frequencies; when they
-   are few, every record it could score a pair of, which costs less than a pass of Splink). Only
-   pairs a full run could block are scored: with a record sharing one of their blocking keys and a
-   link key too (probabilistic.link_keys: a pair agreeing on none is refused by the link
+   These start the part, with the records Splink may weigh a pair with one of them: at or above the
+   review threshold and allowed, with the live run's model and frequencies. When those records are
+   many, pairs Splink can never weigh are ruled out by a bound on their match weight, a few
+   equalities per pair in Arrow (weighable_pairs, bounds.py), and when still many, the rest are
+   scored (scored_partners); when few, every record it could score a pair of starts the part, which
+   costs less than either. Only pairs a full run could block are looked at: with a record sharing one
+   of their blocking keys and a link key too (probabilistic.link_keys: a pair agreeing on none is refused by the link
    requirements whatever its score), and, for one anchored by its own ID number before and now, only
    with a record without one (two anchors are never scored). Without link keys (a profile letting
    any pair link) every holder of a key is a candidate; without a model, every holder starts the part.
@@ -81,10 +83,15 @@ LINK_COLUMNS = ("record_key", "resident_id", "match_rule", "match_probability", 
 CONTENT_COLUMNS = ("source", "stream", *PERSON_COLUMNS)
 
 
-# Holders of an unsettled record's keys from which the pairs at the part's edge are scored apart first (scored_partners), and only
-# those Splink weighs join the part. Fewer, and matching them all with the part costs less than a pass of Splink of its own: on
-# the 100k city (2,951 holders) warm incremental runs took 9.8 s scoring them first against 9.0 s without; on the 1M city
-# (153,953 holders, 188,775 pairs, 21-23 s to score) the part fell from 198,388 records to 38,515 and the run from 91.7 s to 87.6 s.
+# Holders of an unsettled record's keys from which the pairs at the part's edge are first bounded (weighable_pairs): only the
+# holders of pairs Splink may weigh join the part. Fewer, and matching them all with the part costs less: on the 100k city (2,951
+# holders, 3,188 pairs) the bound took 0.33 s and shrank the part from 5,676 records to 4,096, but matching it took 2.04 s against
+# 2.14 s; on the 1M city (153,953 holders, 188,775 pairs) it leaves 30,829 pairs in 3.5 s, where Splink took 17.4 s to score them all.
+BOUNDED_EDGE_HOLDERS = 20_000
+# Holders of pairs Splink may weigh from which those pairs are scored apart first (scored_partners), and only the holders of pairs
+# Splink weighs join the part. Fewer, and matching them all with the part costs less than a pass of Splink of its own: on the 1M
+# city, the 28,162 holders of the 30,829 pairs left by the bound made a part of 55,416 records, matched in 8.2 s; when Splink scored
+# all 188,775 pairs first (17.4 s), the part was 38,515 records, matched in 6.0 s.
 SCORED_EDGE_HOLDERS = 50_000
 
 
@@ -403,8 +410,9 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
 
     A record anchored by its own ID number before and now is never scored against another anchor,
     so of the records sharing a key with it only those without one can pair with it; any other
-    unsettled record may pair with all of them. Of those, when they are many (SCORED_EDGE_HOLDERS), only
-    the ones Splink weighs with an unsettled record start the part (scored_partners); else, or without a
+    unsettled record may pair with all of them. Of those, when they are many (BOUNDED_EDGE_HOLDERS), only
+    the holders of pairs Splink may weigh start the part (weighable_pairs), and when those are still many
+    (SCORED_EDGE_HOLDERS), only the holders of pairs Splink weighs (scored_partners); else, or without a
     model to score with, all of them.
     """
     changes = Changes.of(current, read_table(previous.persons))
@@ -426,7 +434,7 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     candidates = stacked([neighbourhood.pairs(without(unsettled, anchored)), neighbourhood.pairs(anchored, among=reach.free)])
     candidates = rows_without(candidates, {"holder": unsettled})  # those are in the part anyway
     holders, pairs = values_of(candidates, "holder"), candidates.num_rows
-    if previous.model is not None and pairs:
+    if previous.model is not None and len(holders) >= BOUNDED_EDGE_HOLDERS:
         candidates = weighable_pairs(spark, current, candidates, profile, previous.model, read_term_frequencies(previous.model_folder))
     partners = values_of(candidates, "holder")
     if previous.model is not None and len(partners) >= SCORED_EDGE_HOLDERS:
