@@ -36,9 +36,10 @@ def test_a_level_with_more_than_equalities_only_needs_them():
 
 
 def test_a_level_takes_the_agreements_its_comparison_declares():
-    # No equality in its SQL, but comparisons.LEVEL_AGREEMENTS promises one of three (tested in test_matching_comparisons).
+    # No equality in its SQL, but comparisons.LEVEL_AGREEMENTS promises one of three, and LEVEL_BOUND_AGREEMENTS one of 18 (tested
+    # in test_matching_comparisons).
     typo = levels_by_label("id_number")["one digit or transposition in first 17"]
-    assert len(typo.agreements) == 1 and len(typo.agreements[0]) == 3 and not typo.decided
+    assert [len(clause) for clause in typo.agreements] == [3, 18] and not typo.decided
 
 
 def test_a_null_level_of_other_tests_is_never_decided():
@@ -48,9 +49,9 @@ def test_a_null_level_of_other_tests_is_never_decided():
 
 def test_or_of_equalities_is_one_clause_of_alternatives():
     level = parsed_level({"sql_condition": "(a_l = a_r OR lower(b_l) = lower(b_r)) AND c_l = c_r", "label_for_charts": "x",
-                          "m_probability": 0.5, "u_probability": 0.25}, None)
+                          "m_probability": 0.5, "u_probability": 0.25}, [])
     assert level.agreements == (("a", "LOWER(b)"), ("c",)) and level.decided and level.weight == 1.0
-    unknown = parsed_level({"sql_condition": "a_l = b_r", "label_for_charts": "y"}, None)
+    unknown = parsed_level({"sql_condition": "a_l = b_r", "label_for_charts": "y"}, [])
     assert unknown.agreements == () and not unknown.decided and math.isinf(unknown.weight), "no m or u: nothing bounds it"
 
 

@@ -111,14 +111,25 @@ def edited_number(number: str, edits) -> str:
     return number
 
 
-def upper_id_pairs_without_agreement(spark, levels_of, rows: list[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
-    """(each pair's id_number level, the pairs at exact or one digit/transposition agreeing on no agreement column)."""
+TYPO = "one digit or transposition in first 17"
+
+
+def promised(finer: bool) -> tuple[dict[str, str], tuple[str, ...]]:
+    """(columns, the levels at which a pair must agree on one of them): the link keys' agreement columns from the typo level up, or
+    the bounds' finer ones of the typo level."""
+    from transforms.resolve.comparisons import LEVEL_BOUND_AGREEMENTS, agreement_columns
+
+    if finer:
+        return LEVEL_BOUND_AGREEMENTS["id_number"]("id_number")[TYPO], (TYPO,)
+    return agreement_columns(ComparisonSpec(kind="id_number", column="id_number"), TYPO), ("exact", TYPO)
+
+
+def upper_id_pairs_without_agreement(spark, levels_of, rows: list[tuple[str, str]], finer: bool = False) -> tuple[list[str], list[tuple[str, str]]]:
+    """(each pair's id_number level, the pairs at the levels promised(finer) names agreeing on none of its columns)."""
     from pyspark.sql import functions as F
 
-    from transforms.resolve.comparisons import agreement_columns
-
     levels = levels_of("id_number", "id_number", [({"id_number": a}, {"id_number": b}) for a, b in rows])
-    agreements = agreement_columns(ComparisonSpec(kind="id_number", column="id_number"), "one digit or transposition in first 17")
+    agreements, upper = promised(finer)
     pairs = spark.createDataFrame([(i, a, b) for i, (a, b) in enumerate(rows)], "i int, l string, r string")
 
     def side(name: str):  # one side's agreement columns, suffixed like Splink's
@@ -130,22 +141,23 @@ def upper_id_pairs_without_agreement(spark, levels_of, rows: list[tuple[str, str
     for name in agreements:
         agrees = agrees | F.coalesce(F.col(f"{name}_l") == F.col(f"{name}_r"), F.lit(False))
     agreeing = {row["i"]: row["agrees"] for row in sides[0].join(sides[1], "i").select("i", agrees.alias("agrees")).collect()}
-    upper = ("exact", "one digit or transposition in first 17")
     return levels, [rows[i] for i, level in enumerate(levels) if level in upper and not agreeing[i]]
 
 
-def test_every_pair_at_an_upper_id_level_agrees_on_an_agreement_column(spark, levels_of):
-    """agreement_columns is what an incremental run prunes by: a pair that may link must agree on one of them."""
+@pytest.mark.parametrize("finer", [False, True], ids=["link-keys", "bounds"])
+def test_every_pair_at_an_upper_id_level_agrees_on_an_agreement_column(spark, levels_of, finer):
+    """agreement_columns is what an incremental run prunes by (a pair that may link must agree on one of them), and
+    LEVEL_BOUND_AGREEMENTS what its bounds read (a pair at the typo level must agree on one of them)."""
     rows = [(number, edited_number(number, edits)) for number, edits in NEAR_IDS]
-    levels, missed = upper_id_pairs_without_agreement(spark, levels_of, rows)
-    assert levels == ["one digit or transposition in first 17"] * len(rows) and missed == []
+    levels, missed = upper_id_pairs_without_agreement(spark, levels_of, rows, finer)
+    assert levels == [TYPO] * len(rows) and missed == []
 
 
 @settings(max_examples=6, deadline=None)
-@given(st.lists(st.tuples(st.text("0123456789", min_size=18, max_size=18), EDITS), min_size=1, max_size=300))
-def test_no_edited_number_at_an_upper_id_level_escapes_the_agreement_columns(spark, levels_of, edited):
+@given(st.lists(st.tuples(st.text("0123456789", min_size=18, max_size=18), EDITS), min_size=1, max_size=300), st.booleans())
+def test_no_edited_number_at_an_upper_id_level_escapes_the_agreement_columns(spark, levels_of, edited, finer):
     rows = [(number, edited_number(number, edits)) for number, edits in edited]
-    assert upper_id_pairs_without_agreement(spark, levels_of, rows)[1] == []
+    assert upper_id_pairs_without_agreement(spark, levels_of, rows, finer)[1] == []
 
 
 def test_name_levels_agree_on_what_they_compare(spark):

@@ -29,7 +29,7 @@ from sqlglot import exp
 
 from cityhub.lake_tables import lookup
 
-from .comparisons import level_agreements
+from .comparisons import bound_agreements
 from .profile import MatchingProfile
 
 DIALECT = "spark"
@@ -120,11 +120,11 @@ def level_weight(level: dict) -> float:
     return math.log2(m / u) if m and u else math.inf
 
 
-def parsed_level(level: dict, declared: dict[str, str] | None) -> Level:
-    """A model level's agreements, read from its SQL and those its comparison declares (comparisons.level_agreements), and its
-    weight (without term frequencies)."""
+def parsed_level(level: dict, declared: list[dict[str, str]]) -> Level:
+    """A model level's agreements, read from its SQL and those its comparison declares (comparisons.bound_agreements: sets of
+    columns of which a pair at the level agrees on one), and its weight (without term frequencies)."""
     label = level.get("label_for_charts", "")
-    promised = (tuple(declared.values()),) if declared else ()
+    promised = tuple(tuple(columns.values()) for columns in declared)
     if level["sql_condition"].strip().upper() == "ELSE":
         return Level(label, level_weight(level), promised, decided=False, is_else=True)
     condition = sqlglot.parse_one(level["sql_condition"], read=DIALECT)
@@ -154,7 +154,7 @@ def comparison_bounds(model: dict, profile: MatchingProfile) -> list[ComparisonB
     bounds = []
     for comparison in model["comparisons"]:
         spec, raw = specs.get(comparison["output_column_name"]), comparison["comparison_levels"]
-        levels = [parsed_level(level, level_agreements(spec, level.get("label_for_charts", "")) if spec else None) for level in raw]
+        levels = [parsed_level(level, bound_agreements(spec, level.get("label_for_charts", "")) if spec else []) for level in raw]
         levels = [with_term_frequency(level, original, levels, raw) for level, original in zip(levels, raw)]
         bounds.append(ComparisonBound(comparison["output_column_name"], tuple(levels)))
     return bounds
