@@ -86,12 +86,12 @@ CONTENT_COLUMNS = ("source", "stream", *PERSON_COLUMNS)
 # Holders of an unsettled record's keys from which the pairs at the part's edge are first bounded (weighable_pairs): only the
 # holders of pairs Splink may weigh join the part. Fewer, and matching them all with the part costs less: on the 100k city (2,951
 # holders, 3,188 pairs) the bound took 0.33 s and shrank the part from 5,676 records to 4,096, but matching it took 2.04 s against
-# 2.14 s; on the 1M city (153,953 holders, 188,775 pairs) it leaves 30,829 pairs in 3.5 s, where Splink took 17.4 s to score them all.
+# 2.14 s. On the 1M city (153,953 holders, 188,775 pairs) it leaves 14,998 pairs (Splink weighs 14,435) in 3.5-5.3 s, where Splink
+# took 17.4 s to score them all.
 BOUNDED_EDGE_HOLDERS = 20_000
 # Holders of pairs Splink may weigh from which those pairs are scored apart first (scored_partners), and only the holders of pairs
 # Splink weighs join the part. Fewer, and matching them all with the part costs less than a pass of Splink of its own: on the 1M
-# city, the 28,162 holders of the 30,829 pairs left by the bound made a part of 55,416 records, matched in 8.2 s; when Splink scored
-# all 188,775 pairs first (17.4 s), the part was 38,515 records, matched in 6.0 s.
+# city the 14,122 holders of the pairs left by the bound make a part of 39,520 records, 38,515 when Splink scored them first.
 SCORED_EDGE_HOLDERS = 50_000
 
 
