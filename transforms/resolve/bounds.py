@@ -33,6 +33,9 @@ from .comparisons import bound_agreements
 from .profile import MatchingProfile
 
 DIALECT = "spark"
+# Match weights within this of the review threshold's count as reaching it: Splink filters on the probability it derives from the
+# weight, and a bound equal to a pair's weight must not fall below the threshold by a rounding.
+ROUNDING = 1e-6
 
 
 @dataclass(frozen=True)
@@ -261,7 +264,7 @@ def may_be_weighed(model: dict, profile: MatchingProfile, sides: PairSides, freq
     bounds = comparison_bounds(model, profile)
     prior_probability = model["probability_two_random_records_match"]
     possible = possible_levels(bounds, sides, threshold_weight(prior_probability), frequencies)
-    weighed = possible.best >= threshold_weight(profile.review_threshold)
+    weighed = possible.best >= threshold_weight(profile.review_threshold) - ROUNDING  # Splink compares the probability, not the weight
     if not profile.link_requires:
         return weighed
     by_name = {comparison.name: comparison for comparison in bounds}
