@@ -91,16 +91,17 @@ def test_no_pair_scores_above_its_bound_nor_is_weighed_when_ruled_out(spark, cit
     scored = scored.select("record_key_l", "record_key_r", "match_weight", "mw_tf_adj_name",
                            link_allowed(model, profile).alias("allowed")).toArrow()
 
-    columns = bound_columns(model, profile)
+    bounds = comparison_bounds(model, profile)
+    columns = bound_columns(bounds)
     records = with_sql(frame, columns).select("record_key", *columns).toArrow()
     sides = PairSides.of(records, scored["record_key_l"], scored["record_key_r"], columns)
     prior = threshold_weight(model["probability_two_random_records_match"])
-    bound = possible_levels(comparison_bounds(model, profile), sides, prior, frequencies).best
+    bound = possible_levels(bounds, sides, prior, frequencies).best
     weight = scored["match_weight"].to_numpy()
     assert scored.num_rows == pairs.num_rows > 1000
     assert np.all(bound >= weight - 1e-9), "a bound below Splink's match weight"
     assert pc.max(scored["mw_tf_adj_name"]).as_py() > 0, "some pairs' name frequencies raise their weight"
     weighed = (weight >= threshold_weight(profile.review_threshold)) & scored["allowed"].to_numpy(zero_copy_only=False)
-    ruled_in = may_be_weighed(model, profile, sides, frequencies)
+    ruled_in = may_be_weighed(bounds, model, profile, sides, frequencies)
     assert not np.any(weighed & ~ruled_in), "a pair Splink weighs was ruled out"
     assert weighed.sum() > 100 and ruled_in.sum() < 1.2 * weighed.sum(), (weighed.sum(), ruled_in.sum(), pairs.num_rows)

@@ -19,7 +19,7 @@ tests is decided by the values present. Any other level may hold whenever its ag
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
@@ -139,16 +139,17 @@ def parsed_level(level: dict, declared: list[dict[str, str]]) -> Level:
     return Level(label, level_weight(level), tuple(dict.fromkeys(read + promised)), decided=None not in clauses)
 
 
-def with_term_frequency(level: Level, spec: dict, levels: list[Level], raw: list[dict]) -> Level:
-    """`level` with its term frequency adjustment, the u it scales by being that of the comparison's exact level on its column."""
-    column = spec.get("tf_adjustment_column")
-    weight = spec.get("tf_adjustment_weight", 1.0)
+def with_term_frequency(level: Level, original: dict, levels: list[Level], raw: list[dict]) -> Level:
+    """`level` (parsed from the model's `original`) with its term frequency adjustment, the u it scales by being that of the
+    comparison's exact level on its column."""
+    column = original.get("tf_adjustment_column")
+    weight = original.get("tf_adjustment_weight", 1.0)
     if not column or not weight or level.is_null or level.is_else:
         return level
     exact = [original for parsed, original in zip(levels, raw) if parsed.decided and not parsed.is_null and parsed.agreements == ((column,),)]
     u = exact[0].get("u_probability") if exact else None
     log2_u = math.log2(u) if u else math.inf  # no exact level to scale by: nothing bounds the adjustment
-    return replace(level, tf=TermFrequency(column, weight, log2_u, spec.get("tf_minimum_u_value", 0.0)))
+    return replace(level, tf=TermFrequency(column, weight, log2_u, original.get("tf_minimum_u_value", 0.0)))
 
 
 def comparison_bounds(model: dict, profile: MatchingProfile) -> list[ComparisonBound]:
@@ -163,10 +164,10 @@ def comparison_bounds(model: dict, profile: MatchingProfile) -> list[ComparisonB
     return bounds
 
 
-def bound_columns(model: dict, profile: MatchingProfile) -> dict[str, str]:
-    """The columns (name → Spark SQL over a scoring frame) the bounds read of each record: agreements, null values, frequency columns."""
+def bound_columns(bounds: list[ComparisonBound]) -> dict[str, str]:
+    """The columns (name → Spark SQL over a scoring frame) `bounds` read of each record: agreements, null values, frequency columns."""
     expressions = []
-    for comparison in comparison_bounds(model, profile):
+    for comparison in bounds:
         for level in comparison.levels:
             expressions += [*(sql for clause in level.agreements for sql in clause), *level.missing, *((level.tf.column,) if level.tf else ())]
     return {f"bound_{position}": sql for position, sql in enumerate(dict.fromkeys(expressions))}
@@ -179,6 +180,7 @@ class PairSides:
     left: pa.Table
     right: pa.Table
     names: dict[str, str]  # Spark SQL → column name
+    _agreeing: dict[str, np.ndarray] = field(default_factory=dict)  # agree(), once per expression: levels and clauses share some
 
     @classmethod
     def of(cls, records: pa.Table, left: pa.Array | pa.ChunkedArray, right: pa.Array | pa.ChunkedArray, columns: dict[str, str]) -> "PairSides":
@@ -192,8 +194,10 @@ class PairSides:
         return self.left.num_rows
 
     def agree(self, sql: str) -> np.ndarray:
-        name = self.names[sql]
-        return pc.fill_null(pc.equal(self.left[name], self.right[name]), False).to_numpy(zero_copy_only=False)
+        if sql not in self._agreeing:
+            name = self.names[sql]
+            self._agreeing[sql] = pc.fill_null(pc.equal(self.left[name], self.right[name]), False).to_numpy(zero_copy_only=False)
+        return self._agreeing[sql]
 
     def either_missing(self, sql: str) -> np.ndarray:
         name = self.names[sql]
@@ -259,9 +263,10 @@ def threshold_weight(probability: float) -> float:
     return math.log2(probability / (1 - probability))
 
 
-def may_be_weighed(model: dict, profile: MatchingProfile, sides: PairSides, frequencies: dict[str, pa.Table]) -> np.ndarray:
-    """True for each pair Splink may score at or above the review threshold and the link requirements may allow (numpy booleans)."""
-    bounds = comparison_bounds(model, profile)
+def may_be_weighed(bounds: list[ComparisonBound], model: dict, profile: MatchingProfile, sides: PairSides,
+                   frequencies: dict[str, pa.Table]) -> np.ndarray:
+    """True for each pair Splink may score at or above the review threshold and the link requirements may allow (numpy booleans),
+    `bounds` being comparison_bounds(model, profile)."""
     prior_probability = model["probability_two_random_records_match"]
     possible = possible_levels(bounds, sides, threshold_weight(prior_probability), frequencies)
     weighed = possible.best >= threshold_weight(profile.review_threshold) - ROUNDING  # Splink compares the probability, not the weight

@@ -189,7 +189,7 @@ def one_substitution_agreements(c: str) -> dict[str, dict[str, str]]:
 
 
 # As LEVEL_AGREEMENTS, finer and too many to key every record by (link keys): what an incremental run's bounds read of the pairs
-# at its edge (bounds.py). At the 1M city's edge they halved the pairs a bound could not rule out (30,829 to 15,672; Splink
+# at its edge (bounds.py). At the 1M city's edge they halved the pairs a bound could not rule out (30,829 to 14,998; Splink
 # weighs 14,435): most were two people of one surname born the same day, whose numbers share digits 7-12 but differ in more
 # than one digit.
 LEVEL_BOUND_AGREEMENTS = {"id_number": one_substitution_agreements}

@@ -18,9 +18,9 @@
    equalities per pair in Arrow (weighable_pairs, bounds.py), and when still many, the rest are
    scored (scored_partners); when few, every record it could score a pair of starts the part, which
    costs less than either. Only pairs a full run could block are looked at: with a record sharing one
-   of their blocking keys and a link key too (probabilistic.link_keys: a pair agreeing on none is refused by the link
-   requirements whatever its score), and, for one anchored by its own ID number before and now, only
-   with a record without one (two anchors are never scored). Without link keys (a profile letting
+   of their blocking keys and a link key too (probabilistic.link_keys: a pair agreeing on none is
+   refused by the link requirements whatever its score), and, for one anchored by its own ID number
+   before and now, only with a record without one (two anchors are never scored). Without link keys (a profile letting
    any pair link) every holder of a key is a candidate; without a model, every holder starts the part.
    The part is then closed (closed_part): each resident in it whole (it is re-clustered, not
    patched), every record sharing an ID number with it, every record sharing a name window with one
@@ -63,7 +63,7 @@ from cityhub.lake_tables import (
 from transforms.spark import sized_for
 from transforms.standardise.person import PERSON_COLUMNS
 
-from .bounds import PairSides, bound_columns, may_be_weighed
+from .bounds import PairSides, bound_columns, comparison_bounds, may_be_weighed
 from .columns import comparison_columns, with_sql
 from .linking import ID_CHECK_INPUTS, ID_NUMBER, LINK_INPUTS, NAME_WINDOWS
 from .matching import REVIEW_SCHEMA, match_persons, scoring_columns
@@ -373,12 +373,13 @@ def weighable_pairs(spark: SparkSession, current: pa.Table, candidates: pa.Table
                     frequencies: dict[str, pa.Table]) -> pa.Table:
     """The `candidates` pairs (record, holder) Splink may weigh with the live run's model and frequencies (bounds.may_be_weighed): a
     few equalities per pair, in Arrow. The others are never weighed, so their holders do not join the part for them."""
-    columns = bound_columns(model, profile)
+    bounds = comparison_bounds(model, profile)
+    columns = bound_columns(bounds)
     frame, rows = edge_frame(spark, current, candidates, profile)
     with sized_for(spark, rows):
         records = with_sql(frame, columns).select("record_key", *columns).toArrow()
     sides = PairSides.of(records, candidates["record"], candidates["holder"], columns)
-    return candidates.filter(pa.array(may_be_weighed(model, profile, sides, frequencies)))
+    return candidates.filter(pa.array(may_be_weighed(bounds, model, profile, sides, frequencies)))
 
 
 def scored_partners(spark: SparkSession, current: pa.Table, candidates: pa.Table, profile: MatchingProfile, model: dict,
