@@ -38,7 +38,8 @@
 
 Spark matches the part; finding it and carrying the rest forward are lookups over the lake's tables
 that Arrow does on the driver (cityhub.lake_tables), so Spark's work follows the change, not the
-city. Only the clustering of the part's scored pairs is collected to the driver.
+city. Only the clustering of the part's scored pairs is collected to the driver. The rows carried forward are
+picked out on a thread of the driver while Spark matches the part (Kept).
 """
 
 from __future__ import annotations
@@ -46,7 +47,9 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from functools import reduce
 from pathlib import Path
 
 import pyarrow as pa
@@ -180,20 +183,36 @@ def spark_frame(spark: SparkSession, rows: pa.Table) -> DataFrame:
     return spark.createDataFrame(rows, schema=StructType([StructField(f.name, f.dataType, True) for f in schema]))
 
 
-def changed_keys_now(persons: DataFrame, profile: MatchingProfile) -> tuple[pa.Table, pa.Table | None]:
-    """Blocking keys (record_key, key, anchored: the record's own ID number anchors it, so it is never scored against another
-    anchor) and link keys (record_key, key; None: the profile lets any pair link) of `persons`, in one Spark query."""
+# Marks, among the records changed_keys_now computes columns for, those whose keys it returns.
+KEYED = "_keyed"
+
+
+@dataclass
+class KeysNow:
+    """Blocking and link keys now of the changed records, and which of the records looked at are anchored by their own ID number now."""
+
+    blocking: pa.Table  # (record_key, key)
+    links: pa.Table | None  # (record_key, key); None: the profile lets any pair link
+    anchored: pa.Array  # record_key
+
+
+def changed_keys_now(persons: DataFrame, profile: MatchingProfile) -> KeysNow:
+    """Keys of the records of `persons` marked KEYED, and the record_key of those of `persons` anchored by their own ID number (so
+    never scored against another anchor), in one Spark query: every record's columns are computed beside all of `persons`."""
     frame = comparison_columns(persons, profile)
     anchored = F.col("id_usable") if "id_usable" in frame.columns else F.lit(False)  # a profile without ID numbers anchors nobody
-    frame = frame.withColumn("anchored", anchored)
-    blocking = rule_keys(frame, profile.blocking, carry=("anchored",)).select("record_key", "key", "anchored", F.lit(False).alias("link"))
-    links = link_keys(frame, profile)
-    if links is None:
-        return blocking.drop("link").toArrow(), None
-    both = blocking.unionByName(links.select("record_key", "key", F.lit(None).cast("boolean").alias("anchored"), F.lit(True).alias("link")))
-    keys = both.toArrow()
-    return (keys.filter(pc.invert(keys["link"])).select(["record_key", "key", "anchored"]),
-            keys.filter(keys["link"]).select(["record_key", "key"]))
+    flags = frame.where(anchored).select("record_key", F.lit(None).cast("long").alias("key"), F.lit("anchored").alias("kind"))
+    keyed = frame.where(F.col(KEYED))
+    parts = [flags, rule_keys(keyed, profile.blocking).select("record_key", "key", F.lit("blocking").alias("kind"))]
+    links = link_keys(keyed, profile)
+    if links is not None:
+        parts.append(links.select("record_key", "key", F.lit("link").alias("kind")))
+    rows = reduce(DataFrame.unionByName, parts).toArrow()
+
+    def of_kind(kind: str) -> pa.Table:
+        return rows.filter(pc.equal(rows["kind"], kind)).select(["record_key", "key"])
+
+    return KeysNow(of_kind("blocking"), None if links is None else of_kind("link"), values_of(of_kind("anchored"), "record_key"))
 
 
 def may_link(own: pa.Table, holding: pa.Table, links: pa.Table | None) -> pa.Table:
@@ -423,13 +442,14 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     # Keys now of the changed records, and whether the checked ones are anchored now: computed beside every record sharing
     # their numbers, so their ID checks are a full run's.
     around = rows_with(current, "record_key", pa.concat_arrays([checked, sharing_a_number(current, changes.now)]))
+    around = around.append_column(KEYED, pc.is_in(around["record_key"], value_set=changed))
     with sized_for(spark, around.num_rows):
-        now, links_now = changed_keys_now(spark_frame(spark, around), profile)
+        keys_now = changed_keys_now(spark_frame(spark, around), profile)
     anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
-    steady = among(among(checked, anchored_before), values_of(now.filter(now["anchored"]), "record_key"))  # anchored before and now
+    steady = among(among(checked, anchored_before), keys_now.anchored)  # anchored before and now
     unsettled = unsettled_records(changes, checked, steady, reach)
-    now = rows_with(now, "record_key", changed)
-    links = None if previous.links is None else stacked([previous.links, rows_with(links_now, "record_key", changed)])
+    now = keys_now.blocking
+    links = None if previous.links is None else stacked([previous.links, keys_now.links])
     anchored = among(unsettled, steady)  # changed, but anchored before and now: it pairs only with records without an anchor
     neighbourhood = Neighbourhood.of(previous.keys, now, without(unsettled, changed), links)
     candidates = stacked([neighbourhood.pairs(without(unsettled, anchored)), neighbourhood.pairs(anchored, among=reach.free)])
@@ -447,15 +467,41 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     return Part(changed, values_of(rows_with(current, "record_key", records), "record_key"), replaced)
 
 
-def relinked_residents(previous_xref: pa.Table, fresh: pa.Table, part: Part) -> pa.Array:
-    """resident_id, of the live run or this one, of residents of the part whose records, or the rule linking one of them, changed."""
+def relinked_residents(replaced: pa.Table, fresh: pa.Table) -> pa.Array:
+    """resident_id, of the live run or this one, of residents of the part whose records, or the rule linking one of them, changed.
+
+    `replaced`: the live run's xref rows of the residents the part re-clusters; `fresh`: the part's links now."""
     def linked(table: pa.Table) -> pa.Table:
         membership = pc.binary_join_element_wise(table["resident_id"], table["record_key"], "\x1f")
         return pa.table({"membership": membership, "resident_id": table["resident_id"], "match_rule": table["match_rule"]})
 
-    now, before = linked(fresh), linked(rows_with(previous_xref, "resident_id", part.replaced))
+    now, before = linked(fresh), linked(replaced)
     changed = changed_keys(now, before, "membership", ["match_rule"])
     return as_values(pa.concat_arrays([values_of(rows_with(table, "membership", changed), "resident_id") for table in (now, before)]))
+
+
+@dataclass
+class Kept:
+    """The live run's rows no record of the part touches, by table: what an incremental run carries forward as they were."""
+
+    keys: pa.Table
+    links: pa.Table | None
+    pairs: pa.Table
+    xref: pa.Table
+    review: pa.Table | None
+    replaced: pa.Table  # xref rows of the live run's residents the part re-clusters: the registry keeps their ids
+
+    @classmethod
+    def of(cls, previous: Previous, part: Part) -> "Kept":
+        """The rows of `previous` that `part` leaves as they were (and the xref rows of the residents it replaces)."""
+        touched = part.touched
+        return cls(rows_without(previous.keys, {"record_key": touched}),
+                   None if previous.links is None else rows_without(previous.links, {"record_key": touched}),
+                   # No weighed pair crosses the part's edge (closed_part): those touching it are all the part's own, scored again.
+                   rows_without(previous.pairs, {"record_key_l": touched, "record_key_r": touched}),
+                   rows_without(previous.xref, {"record_key": touched}),
+                   None if previous.review is None else rows_without(previous.review, {"record_key": touched, "other_record_key": touched}),
+                   rows_with(previous.xref, "resident_id", part.replaced))
 
 
 def resolve_incrementally(spark: SparkSession, current: pa.Table, previous: Previous, profile: MatchingProfile, secret: str,
@@ -467,21 +513,24 @@ def resolve_incrementally(spark: SparkSession, current: pa.Table, previous: Prev
         review = previous.review if previous.review is not None else with_run_id(REVIEW_SCHEMA.empty_table(), run_id)
         return IncrementalLinks(previous.xref, carry_forward(review, None, {}, run_id), previous.keys, previous.links, previous.pairs,
                                 empty_history(), replace(part, relinked=as_values([])))
-    touched = {"record_key": part.touched}
-    with sized_for(spark, len(part.rematched)):
-        matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched)), profile,
-                                model=previous.model, term_frequencies=term_frequencies)
-        keys = carry_forward(previous.keys, matches.blocking_keys.toArrow(), touched)
-        links = None if previous.links is None else carry_forward(previous.links, matches.link_keys.toArrow(), touched)
-    # No weighed pair crosses the part's edge (closed_part): those touching it are all the part's own, scored again.
-    pairs = carry_forward(previous.pairs, matches.pairs, {"record_key_l": part.touched, "record_key_r": part.touched})
-    registration = assign_persistent_ids(matches.links, rows_with(previous.xref, "resident_id", part.replaced), secret, run_id)
+    # The rows carried are picked out on the driver while Spark matches the part: its core is free while it waits.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kept-rows") as pool:
+        picking = pool.submit(Kept.of, previous, part)
+        with sized_for(spark, len(part.rematched)):
+            matches = match_persons(spark_frame(spark, rows_with(current, "record_key", part.rematched)), profile,
+                                    model=previous.model, term_frequencies=term_frequencies)
+            fresh_keys = matches.blocking_keys.toArrow()
+            fresh_links = None if previous.links is None else matches.link_keys.toArrow()
+        kept = picking.result()
+    registration = assign_persistent_ids(matches.links, kept.replaced, secret, run_id)
     fresh = registration.links.select(list(LINK_COLUMNS))
-    part = replace(part, relinked=relinked_residents(previous.xref, fresh, part))
+    part = replace(part, relinked=relinked_residents(kept.replaced, fresh))
     review = with_run_id(matches.review, run_id)
-    if previous.review is not None:
-        review = carry_forward(previous.review, review, {"record_key": part.touched, "other_record_key": part.touched}, run_id)
-    return IncrementalLinks(carry_forward(previous.xref, fresh, touched), review, keys, links, pairs, registration.history, part)
+    if kept.review is not None:
+        review = carry_forward(kept.review, review, {}, run_id)
+    return IncrementalLinks(carry_forward(kept.xref, fresh, {}), review, carry_forward(kept.keys, fresh_keys, {}),
+                            None if kept.links is None else carry_forward(kept.links, fresh_links, {}),
+                            carry_forward(kept.pairs, matches.pairs, {}), registration.history, part)
 
 
 def save_model(folder: Path, model: dict | None, term_frequencies: dict[str, DataFrame] | None = None) -> None:

@@ -133,10 +133,46 @@ def check_xref(xref: pa.Table) -> tuple[int, dict[str, int]]:
     return pc.count_distinct(xref["resident_id"]).as_py(), by_rule
 
 
-def write_fact_tables(lake: Lake, run_id: str, definitions: list[SourceDefinition], xref: pa.Table,
-                      result: ResolveResult, writes: BackgroundWrites | None = None) -> dict[str, pa.Table]:
-    """`fact_<source>`: each source's standardised facts with the resident each is about (its subject record's); the tables written."""
-    facts = {d.name: read_table(lake.standardised_facts(run_id, d.name)) for d in definitions if has_table(lake.standardised_facts(run_id, d.name))}
+def read_facts(lake: Lake, run_id: str, definitions: list[SourceDefinition]) -> dict[str, pa.Table]:
+    """The run's standardised facts by source (those that have any)."""
+    folders = {d.name: lake.standardised_facts(run_id, d.name) for d in definitions}
+    return {source: read_table(folder) for source, folder in folders.items() if has_table(folder)}
+
+
+def changed_fact_records(lake: Lake, previous_run: str, facts: dict[str, pa.Table]) -> pa.Array:
+    """record_key of the subject records of the fact rows new, changed or gone since `previous_run` (`facts`: this run's)."""
+    records = []
+    for source, current in facts.items():
+        folder = lake.standardised_facts(previous_run, source)
+        if not has_table(folder):
+            records.append(values_of(current, "record_key"))
+            continue
+        previous = read_table(folder)
+        compared = [c for c in current.column_names if c not in ("resident_id", "batch_id")]
+        changed = changed_keys(current, previous, "fact_key", compared)
+        # A fact row's resident is its subject record's: look it up on either run's rows.
+        records += [values_of(rows_with(table, "fact_key", changed), "record_key") for table in (current, previous)]
+    return as_values(pa.concat_arrays(records)) if records else as_values([])
+
+
+@dataclass
+class FactChanges:
+    """This run's facts, and the subject records of those new, changed or gone since the live run."""
+
+    facts: dict[str, pa.Table]
+    records: pa.Array  # record_key
+
+    @classmethod
+    def of(cls, lake: Lake, run_id: str, previous_run: str, definitions: list[SourceDefinition]) -> "FactChanges":
+        """Read and compare both runs' facts (an incremental run does it on a thread while Spark links)."""
+        facts = read_facts(lake, run_id, definitions)
+        return cls(facts, changed_fact_records(lake, previous_run, facts))
+
+
+def write_fact_tables(lake: Lake, run_id: str, facts: dict[str, pa.Table], xref: pa.Table, result: ResolveResult,
+                      writes: BackgroundWrites | None = None) -> dict[str, pa.Table]:
+    """`fact_<source>`: each source's standardised facts (`facts`, read_facts) with the resident each is about (its subject
+    record's); the tables written."""
     # One lookup for every source: each builds a hash table of every record's key.
     subjects = pa.chunked_array([chunk for table in facts.values() for chunk in table["record_key"].chunks], pa.string())
     residents, start, tables = lookup(subjects, xref, "record_key", ["resident_id"])["resident_id"], 0, {}
@@ -165,9 +201,11 @@ def write_golden_records(spark: SparkSession, lake: Lake, run_id: str, rules, so
 
 
 def carry_golden_records(spark: SparkSession, lake: Lake, run_id: str, previous_run: str, rules, persons: pa.Table, xref: pa.Table,
-                         facts: dict[str, pa.Table], part: Part, result: ResolveResult, writes: BackgroundWrites) -> None:
-    """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed, the rest carried."""
-    renewed = residents_to_rebuild(lake, previous_run, xref, facts, part)
+                         facts: dict[str, pa.Table], fact_records: pa.Array, part: Part, result: ResolveResult,
+                         writes: BackgroundWrites) -> None:
+    """`resident` and `resident_lineage` after an incremental run: rebuilt for residents whose records or facts changed (`facts`: with
+    resident_id; `fact_records`: FactChanges.records), the rest carried."""
+    renewed = residents_to_rebuild(xref, fact_records, part)
     result.incremental["residents_rebuilt"] = len(renewed)
     # Every other live-run resident has the same records, links and facts as before; those whose id is gone are dropped.
     gone = pc.filter(part.replaced, pc.invert(pc.is_in(part.replaced, value_set=xref["resident_id"].combine_chunks())))
@@ -196,21 +234,11 @@ def golden_tables(spark: SparkSession, lake: Lake, run_id: str, rules, persons: 
             winners.unpersist()
 
 
-def residents_to_rebuild(lake: Lake, previous_run: str, xref: pa.Table, facts: dict[str, pa.Table], part: Part) -> pa.Array:
+def residents_to_rebuild(xref: pa.Table, fact_records: pa.Array, part: Part) -> pa.Array:
     """resident_id of residents whose golden record may differ from the live run's: a record of theirs new or changed, their
-    records or how one was linked not as before (`part.relinked`), or a fact row of theirs new, changed or gone."""
-    records = [part.changed]
-    for source, current in facts.items():
-        folder = lake.standardised_facts(previous_run, source)
-        if not has_table(folder):
-            records.append(values_of(current, "record_key"))
-            continue
-        previous = read_table(folder)
-        compared = [c for c in current.column_names if c not in ("resident_id", "batch_id")]
-        changed = changed_keys(current, previous, "fact_key", compared)
-        # A fact row's resident is its subject record's: look it up on either run's rows.
-        records += [values_of(rows_with(table, "fact_key", changed), "record_key") for table in (current, previous)]
-    touched = values_of(rows_with(xref, "record_key", pa.concat_arrays(records)), "resident_id")
+    records or how one was linked not as before (`part.relinked`), or a fact row of theirs new, changed or gone (`fact_records`:
+    its subject record, FactChanges)."""
+    touched = values_of(rows_with(xref, "record_key", pa.concat_arrays([part.changed, fact_records])), "resident_id")
     relinked = pc.filter(part.relinked, pc.is_in(part.relinked, value_set=xref["resident_id"].combine_chunks()))  # not those whose id is gone
     return as_values(pa.concat_arrays([touched, relinked]))
 
@@ -238,22 +266,27 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
     try:
         # An incremental run reads back nothing it writes: its tables are written while it goes on. A full run's golden
         # records read its xref and facts with Spark, so it writes them first.
-        with BackgroundWrites() as writes:
+        with BackgroundWrites() as writes, ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-driver") as pool:
+            # The driver's core is free while Spark works: an incremental run compares both runs' facts meanwhile.
+            changes = pool.submit(FactChanges.of, lake, run_id, previous_run, definitions) if incremental and previous_run else None
             with clock.step("link"):
                 part = persons = None
-                if incremental and previous_run is not None:
+                if changes is not None:
                     part, persons, xref = link_incrementally(spark, lake, run_id, previous_run, hub_secret, profile, result, writes)
                 else:
                     xref = link_fully(spark, lake, run_id, previous_run, hub_secret, result)
-                result.residents, result.xref_by_rule = check_xref(xref)
+                # Checked on the driver while the golden records are built; a broken xref still fails the run before it returns.
+                checked = pool.submit(check_xref, xref)
             with clock.step("golden_records"):
-                if part is None:
-                    facts = write_fact_tables(lake, run_id, definitions, xref, result)
+                if changes is None:
+                    facts = write_fact_tables(lake, run_id, read_facts(lake, run_id, definitions), xref, result)
                     write_golden_records(spark, lake, run_id, rules, list(facts), result)
                 else:
-                    facts = write_fact_tables(lake, run_id, definitions, xref, result, writes)
-                    carry_golden_records(spark, lake, run_id, previous_run, rules, persons, xref, facts, part, result, writes)
+                    changed = changes.result()
+                    facts = write_fact_tables(lake, run_id, changed.facts, xref, result, writes)
+                    carry_golden_records(spark, lake, run_id, previous_run, rules, persons, xref, facts, changed.records, part, result, writes)
                 writes.wait()
+            result.residents, result.xref_by_rule = checked.result()
     finally:
         result.step_seconds = clock.seconds
     return result
