@@ -209,3 +209,27 @@ def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(sp
     assert partners.to_pylist() == [right], "the holder of the weighed pair, not the stranger"
     # Splink cached its tables for this predict (splink_in_memory): they are released, not left in the session's memory.
     assert spark.sparkContext._jsc.getPersistentRDDs().size() <= cached and splink_views(spark) <= views
+
+
+def test_the_changed_records_keys_are_a_full_runs_and_only_theirs(spark, scenario_run):
+    # Keys come back for the records marked KEYED only, computed beside all the records given; anchors for all of them.
+    import pyarrow.compute as pc
+
+    from cityhub.lake_tables import read_table, rows_with
+    from transforms.resolve.incremental import BLOCKING_KEYS, KEYED, LINK_KEYS, changed_keys_now, spark_frame
+    from transforms.resolve.linking import ID_NUMBER
+    from transforms.resolve.profile import load_profile
+
+    lake = scenario_run.lake
+    persons = read_table(lake.standardised_persons("run1"))
+    keyed = persons["record_key"].combine_chunks()[::2]
+    marked = persons.append_column(KEYED, pc.is_in(persons["record_key"], value_set=keyed))
+    now = changed_keys_now(spark_frame(spark, marked), load_profile())
+
+    def pairs(table: pa.Table) -> set:
+        return set(zip(table["record_key"].to_pylist(), table["key"].to_pylist()))
+
+    assert pairs(now.blocking) == pairs(rows_with(read_table(lake.resolved("run1", BLOCKING_KEYS)), "record_key", keyed))
+    assert pairs(now.links) == pairs(rows_with(read_table(lake.resolved("run1", LINK_KEYS)), "record_key", keyed))
+    xref = scenario_run.resolved_table("resident_xref")
+    assert set(now.anchored.to_pylist()) == set(xref.loc[xref["match_rule"] == ID_NUMBER, "record_key"])
