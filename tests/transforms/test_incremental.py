@@ -212,19 +212,16 @@ def test_the_pairs_at_the_edge_of_a_part_are_scored_as_a_full_run_weighs_them(sp
 
 
 def test_the_changed_records_keys_are_a_full_runs_and_only_theirs(spark, scenario_run):
-    # Keys come back for the records marked KEYED only, computed beside all the records given; anchors for all of them.
-    import pyarrow.compute as pc
-
+    # Keys come back for the keyed records only, computed beside all the records given; anchors for all of them.
     from cityhub.lake_tables import read_table, rows_with
-    from transforms.resolve.incremental import BLOCKING_KEYS, KEYED, LINK_KEYS, changed_keys_now, spark_frame
+    from transforms.resolve.incremental import BLOCKING_KEYS, LINK_KEYS, changed_keys_now
     from transforms.resolve.linking import ID_NUMBER
     from transforms.resolve.profile import load_profile
 
     lake = scenario_run.lake
     persons = read_table(lake.standardised_persons("run1"))
     keyed = persons["record_key"].combine_chunks()[::2]
-    marked = persons.append_column(KEYED, pc.is_in(persons["record_key"], value_set=keyed))
-    now = changed_keys_now(spark_frame(spark, marked), load_profile())
+    now = changed_keys_now(spark, persons, keyed, load_profile())
 
     def pairs(table: pa.Table) -> set:
         return set(zip(table["record_key"].to_pylist(), table["key"].to_pylist()))

@@ -183,10 +183,6 @@ def spark_frame(spark: SparkSession, rows: pa.Table) -> DataFrame:
     return spark.createDataFrame(rows, schema=StructType([StructField(f.name, f.dataType, True) for f in schema]))
 
 
-# Marks, among the records changed_keys_now computes columns for, those whose keys it returns.
-KEYED = "_keyed"
-
-
 @dataclass
 class KeysNow:
     """Blocking and link keys now of the changed records, and which of the records looked at are anchored by their own ID number now."""
@@ -196,18 +192,25 @@ class KeysNow:
     anchored: pa.Array  # record_key
 
 
-def changed_keys_now(persons: DataFrame, profile: MatchingProfile) -> KeysNow:
-    """Keys of the records of `persons` marked KEYED, and the record_key of those of `persons` anchored by their own ID number (so
-    never scored against another anchor), in one Spark query: every record's columns are computed beside all of `persons`."""
-    frame = comparison_columns(persons, profile)
+# The column marking, among the records changed_keys_now computes columns for, those whose keys it returns.
+_KEYED = "_keyed"
+
+
+def changed_keys_now(spark: SparkSession, records: pa.Table, keyed: pa.Array, profile: MatchingProfile) -> KeysNow:
+    """Keys of the `keyed` ones of `records` (this run's standardised persons), and the record_key of those of `records` anchored by
+    their own ID number (so never scored against another anchor), in one Spark query: every record's columns are computed beside
+    all of `records`."""
+    marked = records.append_column(_KEYED, pc.is_in(records["record_key"], value_set=as_values(keyed)))
+    frame = comparison_columns(spark_frame(spark, marked), profile)
     anchored = F.col("id_usable") if "id_usable" in frame.columns else F.lit(False)  # a profile without ID numbers anchors nobody
     flags = frame.where(anchored).select("record_key", F.lit(None).cast("long").alias("key"), F.lit("anchored").alias("kind"))
-    keyed = frame.where(F.col(KEYED))
-    parts = [flags, rule_keys(keyed, profile.blocking).select("record_key", "key", F.lit("blocking").alias("kind"))]
-    links = link_keys(keyed, profile)
+    keying = frame.where(F.col(_KEYED))
+    parts = [flags, rule_keys(keying, profile.blocking).select("record_key", "key", F.lit("blocking").alias("kind"))]
+    links = link_keys(keying, profile)
     if links is not None:
         parts.append(links.select("record_key", "key", F.lit("link").alias("kind")))
-    rows = reduce(DataFrame.unionByName, parts).toArrow()
+    with sized_for(spark, records.num_rows):
+        rows = reduce(DataFrame.unionByName, parts).toArrow()
 
     def of_kind(kind: str) -> pa.Table:
         return rows.filter(pc.equal(rows["kind"], kind)).select(["record_key", "key"])
@@ -442,9 +445,7 @@ def part_to_rematch(spark: SparkSession, current: pa.Table, previous: Previous, 
     # Keys now of the changed records, and whether the checked ones are anchored now: computed beside every record sharing
     # their numbers, so their ID checks are a full run's.
     around = rows_with(current, "record_key", pa.concat_arrays([checked, sharing_a_number(current, changes.now)]))
-    around = around.append_column(KEYED, pc.is_in(around["record_key"], value_set=changed))
-    with sized_for(spark, around.num_rows):
-        keys_now = changed_keys_now(spark_frame(spark, around), profile)
+    keys_now = changed_keys_now(spark, around, changed, profile)
     anchored_before = values_of(previous.xref.filter(pc.equal(previous.xref["match_rule"], ID_NUMBER)), "record_key")
     steady = among(among(checked, anchored_before), keys_now.anchored)  # anchored before and now
     unsettled = unsettled_records(changes, checked, steady, reach)

@@ -268,7 +268,9 @@ def resolve_residents(spark: SparkSession, definitions: list[SourceDefinition], 
         # records read its xref and facts with Spark, so it writes them first.
         with BackgroundWrites() as writes, ThreadPoolExecutor(max_workers=1, thread_name_prefix="resolve-driver") as pool:
             # The driver's core is free while Spark works: an incremental run compares both runs' facts meanwhile.
-            changes = pool.submit(FactChanges.of, lake, run_id, previous_run, definitions) if incremental and previous_run else None
+            changes = None
+            if incremental and previous_run is not None:
+                changes = pool.submit(FactChanges.of, lake, run_id, previous_run, definitions)
             with clock.step("link"):
                 part = persons = None
                 if changes is not None:
